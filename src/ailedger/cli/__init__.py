@@ -1,0 +1,1 @@
+"""The ``ailedger`` command line: a thin layer over the core and the domains."""

@@ -1,0 +1,53 @@
+"""Entry point of the ``ailedger`` command.
+
+Every subcommand raises ``AILedgerError`` for problems the user can fix;
+:func:`main` prints it as one line and exits non-zero.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+import typer
+from rich.console import Console
+
+from ailedger.errors import AILedgerError
+
+app = typer.Typer(
+    name="ailedger",
+    help="Accountable, fair AI on a blockchain.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+err_console = Console(stderr=True)
+
+
+def _register_subcommands() -> None:
+    from ailedger.cli import keys, platform
+
+    app.add_typer(keys.app, name="keys")
+    app.add_typer(platform.chain_app, name="chain")
+    app.command()(platform.demo)
+    app.command()(platform.serve)
+
+
+_register_subcommands()
+
+
+def main() -> None:
+    """Run the CLI, turning ailedger errors into one-line messages and exit status 1."""
+    try:
+        status = app(standalone_mode=False)
+    except AILedgerError as error:
+        where = f" [{error.field}]" if error.field else ""
+        err_console.print(f"[bold red]error{where}:[/] {error.message}", highlight=False)
+        sys.exit(1)
+    except click.exceptions.Abort:
+        err_console.print("aborted")
+        sys.exit(1)
+    except click.ClickException as error:  # usage errors: unknown option, bad value
+        error.show()
+        sys.exit(error.exit_code)
+    if isinstance(status, int) and status:
+        sys.exit(status)

@@ -1,0 +1,46 @@
+"""`ailedger demo`, `ailedger chain status` and `ailedger serve`."""
+
+from __future__ import annotations
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from ailedger.config import Settings
+from ailedger.platform import Platform
+
+console = Console()
+chain_app = typer.Typer(help="Inspect the configured chain.", no_args_is_help=True)
+
+
+@chain_app.command("status")
+def chain_status() -> None:
+    """Chain id, head block, deployed contracts and ALT supply."""
+    with Platform.open(Settings()) as platform:
+        status = platform.status()
+    table = Table(title=f"Chain {status.chain_id}: {status.description}", show_header=False)
+    table.add_row("head block", str(status.head_block))
+    for name, address in status.contracts.items():
+        table.add_row(name, address)
+    if status.token_supply is not None:
+        table.add_row("ALT supply", f"{status.token_supply / 10**18:,.2f} {status.token_symbol}")
+    console.print(table)
+
+
+def demo() -> None:
+    """Run the end-to-end demo of every use case on the configured engines."""
+    from ailedger.demo import run_demo
+
+    run_demo(Settings(), console)
+
+
+def serve(
+    host: str = typer.Option("127.0.0.1", help="Interface to listen on."),
+    port: int = typer.Option(8000, min=1, max=65535, help="TCP port."),
+) -> None:
+    """Serve the API (OpenAPI docs at /docs) and the dashboard (at /)."""
+    import uvicorn
+
+    from ailedger.api import create_app
+
+    uvicorn.run(create_app(Settings()), host=host, port=port)

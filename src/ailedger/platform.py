@@ -1,0 +1,159 @@
+"""The composition root: opens the engines the settings choose, in one place.
+
+Domains receive what they need (a ``Chain``, a log, a blob store) from here
+rather than choosing engines themselves, so the same domain code runs on the
+embedded defaults and on real engines (Flower's split of *what* from *where*).
+
+Example::
+
+    >>> platform = Platform.open(Settings(home="/tmp/ailedger-demo"))  # doctest: +SKIP
+    >>> platform.status().chain_id  # doctest: +SKIP
+    31337
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import cached_property
+
+from eth_account.signers.local import LocalAccount
+
+from ailedger import contracts
+from ailedger.config import Settings
+from ailedger.core.chain import AddressBook, Chain, Contract, dev_accounts, ensure_deployed, open_chain
+from ailedger.core.identity import Keystore
+from ailedger.errors import NotFoundError
+
+OPERATOR_KEY = "operator"
+DEV_CHAIN_ID = 31337
+OPERATOR_FUNDING_WEI = 1_000 * 10**18
+
+# The platform's own contracts, in deployment order, with their constructor arguments.
+CORE_CONTRACTS: tuple[str, ...] = ("ALTToken", "AnchorRegistry")
+
+
+@dataclass(frozen=True)
+class DeployedContract:
+    name: str
+    address: str
+    reused: bool
+
+
+@dataclass(frozen=True)
+class ChainStatus:
+    """What `ailedger chain status`, `/chain` and the dashboard show."""
+
+    description: str
+    chain_id: int
+    head_block: int
+    head_timestamp: int
+    contracts: dict[str, str]
+    token_supply: int | None
+    token_symbol: str | None
+
+
+class Platform:
+    """One open data dir: its chain, address book and keystore."""
+
+    def __init__(self, settings: Settings, chain: Chain) -> None:
+        self.settings = settings
+        self.chain = chain
+        self.book = AddressBook(settings.deployments_file)
+        self.keystore = Keystore(settings)
+
+    @classmethod
+    def open(cls, settings: Settings) -> Platform:
+        settings.ensure_home()
+        return cls(settings, open_chain(settings))
+
+    def close(self) -> None:
+        self.chain.close()
+
+    def __enter__(self) -> Platform:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    @property
+    def is_dev_chain(self) -> bool:
+        return self.chain.chain_id == DEV_CHAIN_ID
+
+    def account(self, name: str, *, create: bool = False, fund_wei: int = 0) -> LocalAccount:
+        """Unlock the keystore account ``name``; on a dev chain, create and fund it if asked."""
+        password = self._password()
+        try:
+            account = self.keystore.unlock(name, password)
+        except NotFoundError:
+            if not create:
+                raise
+            account = self.keystore.create(name, password)
+        if fund_wei and self.is_dev_chain and self.chain.balance(account.address) < fund_wei // 2:
+            self.chain.transact(dev_accounts(1)[0], account.address, value=fund_wei)
+        return account
+
+    @cached_property
+    def operator(self) -> LocalAccount:
+        """The account that deploys and administers the platform's contracts."""
+        return self.account(OPERATOR_KEY, create=self.is_dev_chain, fund_wei=OPERATOR_FUNDING_WEI)
+
+    def _password(self) -> str:
+        if self.settings.password is None:
+            raise NotFoundError(
+                "no keystore password: set AILEDGER_PASSWORD", field="AILEDGER_PASSWORD"
+            )
+        return self.settings.password
+
+    def deploy_core_contracts(
+        self, on_progress: Callable[[str], None] | None = None
+    ) -> list[DeployedContract]:
+        """Deploy ALTToken and AnchorRegistry, or reuse those already deployed."""
+        deployed = []
+        for name in CORE_CONTRACTS:
+            if on_progress:
+                on_progress(name)
+            artifact = contracts.load(name)
+            contract, reused = ensure_deployed(
+                self.chain,
+                self.book,
+                name,
+                artifact.abi,
+                artifact.bytecode,
+                artifact.source_hash,
+                (),
+                self.operator,
+            )
+            deployed.append(DeployedContract(name, contract.address, reused))
+        return deployed
+
+    def contract(self, name: str) -> Contract:
+        """A deployed contract by name, from the address book of this chain."""
+        entry = self.book.get(self.chain.chain_id, name)
+        if entry is None:
+            raise NotFoundError(
+                f"contract {name} is not deployed on chain {self.chain.chain_id}; "
+                "run `ailedger demo` first",
+                field="contract",
+            )
+        return Contract(self.chain, entry.address, contracts.load(name).abi)
+
+    def status(self) -> ChainStatus:
+        head = self.chain.block_number()
+        block = self.chain.get_block(head)
+        deployed = {
+            name: entry.address for name, entry in self.book.entries(self.chain.chain_id).items()
+        }
+        supply = symbol = None
+        if "ALTToken" in deployed:
+            token = self.contract("ALTToken")
+            supply, symbol = token.totalSupply(), token.symbol()
+        return ChainStatus(
+            description=self.chain.description,
+            chain_id=self.chain.chain_id,
+            head_block=head,
+            head_timestamp=block.timestamp,
+            contracts=deployed,
+            token_supply=supply,
+            token_symbol=symbol,
+        )

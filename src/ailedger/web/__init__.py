@@ -1,0 +1,1 @@
+"""Server-rendered dashboard (Jinja2, no JavaScript build step)."""

@@ -1,0 +1,54 @@
+"""Small server-side SVG charts, so pages show shapes without a JavaScript build."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Bar:
+    label: str
+    value: float
+    x: float
+    y: float
+    width: float
+    height: float
+
+
+@dataclass(frozen=True)
+class BarChart:
+    title: str
+    value_label: str
+    bars: tuple[Bar, ...]
+    width: int
+    height: int
+
+    @property
+    def empty(self) -> bool:
+        return not self.bars
+
+
+def bar_chart(
+    points: list[tuple[str, float]],
+    *,
+    title: str,
+    value_label: str,
+    width: int = 640,
+    height: int = 180,
+) -> BarChart:
+    """Lay out a vertical bar chart; the template draws it as SVG rectangles."""
+    top = max((value for _, value in points), default=0) or 1
+    slot = width / max(len(points), 1)
+    plot_height = height - 30  # room for the labels under the bars
+    bars = tuple(
+        Bar(
+            label=label,
+            value=value,
+            x=i * slot + slot * 0.1,
+            y=plot_height - plot_height * value / top,
+            width=slot * 0.8,
+            height=plot_height * value / top,
+        )
+        for i, (label, value) in enumerate(points)
+    )
+    return BarChart(title, value_label, bars, width, height)

@@ -1,0 +1,61 @@
+"""Dashboard pages. Each page gathers data through the platform and domains, then renders."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi.responses import HTMLResponse
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+
+from ailedger.api.deps import get_platform
+from ailedger.platform import Platform
+from ailedger.web.charts import bar_chart
+
+HERE = Path(__file__).parent
+templates = Jinja2Templates(directory=HERE / "templates")
+templates.env.filters["alt"] = lambda wei: f"{wei / 10**18:,.2f}"
+templates.env.filters["utc"] = lambda ts: datetime.fromtimestamp(ts, UTC).strftime(
+    "%Y-%m-%d %H:%M:%S UTC"
+)
+templates.env.filters["short"] = lambda h: f"{h[:10]}…{h[-6:]}" if len(h) > 20 else h
+
+router = APIRouter(include_in_schema=False)
+RECENT_BLOCKS = 20
+
+
+def mount_static(app: FastAPI) -> None:
+    app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+
+
+@router.get("/", response_class=HTMLResponse)
+def home(request: Request, platform: Platform = Depends(get_platform)) -> HTMLResponse:
+    status = platform.status()
+    first = max(0, status.head_block - RECENT_BLOCKS + 1)
+    blocks = [platform.chain.get_block(n) for n in range(first, status.head_block + 1)]
+    holders = []
+    if "ALTToken" in status.contracts:
+        token = platform.contract("ALTToken")
+        holders = [
+            (info.name, token.balanceOf(info.address)) for info in platform.keystore.list()
+        ]
+    return templates.TemplateResponse(
+        request,
+        "home.html",
+        {
+            "status": status,
+            "blocks": list(reversed(blocks)),
+            "activity_chart": bar_chart(
+                [(str(b.number), len(b.tx_hashes)) for b in blocks],
+                title="Transactions per block",
+                value_label="txs",
+            ),
+            "holders_chart": bar_chart(
+                [(name, balance / 10**18) for name, balance in holders],
+                title="ALT balance per account",
+                value_label="ALT",
+            ),
+        },
+    )
