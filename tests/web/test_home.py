@@ -1,0 +1,32 @@
+"""The dashboard home page, as a person sees it in a browser."""
+
+from __future__ import annotations
+
+import pytest
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+
+def test_home_shows_chain_head_and_contracts(live_server, page):
+    page.goto(live_server + "/")
+    assert page.locator("#chain-id").inner_text() == "31337"
+    assert int(page.locator("#head-block").inner_text()) > 0
+    contracts = page.locator("#contracts tbody tr")
+    assert contracts.count() == 2
+    assert "ALTToken" in page.locator("#contracts").inner_text()
+    assert "AnchorRegistry" in page.locator("#contracts").inner_text()
+
+
+def test_home_shows_token_supply_and_holder_chart(live_server, page):
+    page.goto(live_server + "/")
+    assert page.locator("#token-supply").inner_text() == "42.00 ALT"
+    holder_bars = page.locator("figure[aria-label='ALT balance per account'] rect")
+    assert holder_bars.count() >= 1
+    assert "alice: 42.00 ALT" in holder_bars.first.locator("title").inner_text()
+
+
+def test_home_lists_recent_blocks_newest_first(live_server, page):
+    page.goto(live_server + "/")
+    numbers = [int(n) for n in page.locator("#blocks tbody tr td:first-child").all_inner_texts()]
+    assert numbers == sorted(numbers, reverse=True)
+    assert numbers[0] == int(page.locator("#head-block").inner_text())
