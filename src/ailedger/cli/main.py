@@ -11,6 +11,7 @@ import sys
 import click
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from ailedger.errors import AILedgerError
 
@@ -41,7 +42,12 @@ def main() -> None:
         status = app(standalone_mode=False)
     except AILedgerError as error:
         where = f" [{error.field}]" if error.field else ""
-        err_console.print(f"[bold red]error{where}:[/] {error.message}", highlight=False)
+        # escape: "[field]" and messages such as "[a-z0-9]" are text, not rich markup.
+        err_console.print(
+            f"[bold red]error{escape(where)}:[/] {escape(error.message)}",
+            highlight=False,
+            soft_wrap=True,  # one line, however narrow the terminal
+        )
         sys.exit(1)
     except click.exceptions.Abort:
         err_console.print("aborted")

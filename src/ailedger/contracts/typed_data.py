@@ -1,0 +1,54 @@
+"""The EIP-712 shapes the contracts verify, defined once for off-chain signers.
+
+A tree head or a permit signed with these domains and types (through
+:func:`ailedger.core.identity.sign_typed`) is exactly what ``AnchorRegistry.anchor``
+and ``ALTToken.permit`` recover on chain.
+"""
+
+from __future__ import annotations
+
+from ailedger.core.identity import Domain, TypeFields
+
+__all__ = [
+    "ALT_TOKEN_DOMAIN_NAME",
+    "ANCHOR_REGISTRY_DOMAIN_NAME",
+    "PERMIT_TYPES",
+    "TREE_HEAD_TYPES",
+    "alt_token_domain",
+    "anchor_registry_domain",
+]
+
+ANCHOR_REGISTRY_DOMAIN_NAME = "AILedger AnchorRegistry"
+ALT_TOKEN_DOMAIN_NAME = "AILedger Token"
+_VERSION = "1"
+
+# Field names and order must match TREE_HEAD_TYPEHASH in AnchorRegistry.vy.
+TREE_HEAD_TYPES: TypeFields = {
+    "TreeHead": [
+        {"name": "logId", "type": "bytes32"},
+        {"name": "treeSize", "type": "uint256"},
+        {"name": "rootHash", "type": "bytes32"},
+        {"name": "timestamp", "type": "uint64"},
+    ]
+}
+
+# EIP-2612, as snekmate's erc20 hashes it.
+PERMIT_TYPES: TypeFields = {
+    "Permit": [
+        {"name": "owner", "type": "address"},
+        {"name": "spender", "type": "address"},
+        {"name": "value", "type": "uint256"},
+        {"name": "nonce", "type": "uint256"},
+        {"name": "deadline", "type": "uint256"},
+    ]
+}
+
+
+def anchor_registry_domain(chain_id: int, registry_address: str) -> Domain:
+    """The domain of tree-head signatures for the AnchorRegistry at ``registry_address``."""
+    return Domain(ANCHOR_REGISTRY_DOMAIN_NAME, _VERSION, chain_id, registry_address)
+
+
+def alt_token_domain(chain_id: int, token_address: str) -> Domain:
+    """The domain of EIP-2612 permits for the ALTToken at ``token_address``."""
+    return Domain(ALT_TOKEN_DOMAIN_NAME, _VERSION, chain_id, token_address)

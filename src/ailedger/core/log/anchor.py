@@ -1,0 +1,138 @@
+"""Anchoring signed tree heads in the ``AnchorRegistry`` contract, one transaction per head.
+
+The registry accepts a head only with the log signer's EIP-712 signature, only with a
+larger tree size than the last one, and keeps every head, so a verifier reads the
+anchored history from the chain alone (:meth:`Anchorer.chain_heads`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from eth_account.signers.local import LocalAccount
+from eth_utils import keccak
+
+from ailedger.core.chain import Contract
+from ailedger.core.log.heads import Anchor, SignedTreeHead, TreeHead, registry_domain
+from ailedger.errors import InvalidInputError, RevertError
+
+_ZERO_ADDRESS = "0x" + "00" * 20
+_ANCHORED_TOPIC = keccak(text="Anchored(bytes32,uint256,uint256,bytes32,uint64)")
+
+
+@dataclass(frozen=True)
+class ChainHead:
+    """A head as the registry stores it: position ``index`` in the log's anchored history."""
+
+    index: int
+    tree_size: int
+    root_hash: bytes
+    timestamp: int
+    block_number: int
+
+
+def log_name(name: str | bytes) -> bytes:
+    """A log name as the registry's ``bytes32`` (UTF-8, zero-padded on the right)."""
+    raw = name.encode() if isinstance(name, str) else name
+    if not isinstance(raw, bytes) or not 0 < len(raw) <= 32:
+        raise InvalidInputError(f"log name: expected 1 to 32 bytes, got {name!r}", field="name")
+    return raw.ljust(32, b"\x00")
+
+
+class Anchorer:
+    """Signs one log's tree heads and anchors them in an ``AnchorRegistry``.
+
+    ``signer`` holds the log key (needed to sign); ``sender`` pays for anchor
+    transactions (defaults to the signer). Without either it can still read heads.
+    """
+
+    def __init__(
+        self,
+        registry: Contract,
+        log_id: bytes,
+        *,
+        signer: LocalAccount | None = None,
+        sender: LocalAccount | None = None,
+    ) -> None:
+        if not isinstance(log_id, bytes) or len(log_id) != 32:
+            raise InvalidInputError(f"log_id: expected 32 bytes, got {log_id!r}", field="log_id")
+        self.registry = registry
+        self.chain = registry.chain
+        self.log_id = log_id
+        self.signer = signer
+        self.sender = sender or signer
+        self.domain = registry_domain(self.chain.chain_id, registry.address)
+
+    @classmethod
+    def register(
+        cls,
+        registry: Contract,
+        name: str | bytes,
+        *,
+        admin: LocalAccount,
+        signer: LocalAccount,
+        sender: LocalAccount | None = None,
+    ) -> Anchorer:
+        """The anchorer of ``admin``'s log ``name``, registering it first if it is new.
+
+        Raises :class:`InvalidInputError` when the log exists with another signer.
+        """
+        name32 = log_name(name)
+        log_id = registry.compute_log_id(admin.address, name32)
+        if registry.log_admin(log_id) == _ZERO_ADDRESS:
+            registry.register_log(name32, signer.address, sender=admin)
+        registered = registry.log_signer(log_id)
+        if registered != signer.address:
+            raise InvalidInputError(
+                f"signer: log 0x{log_id.hex()} is signed by {registered}, got {signer.address}",
+                field="signer",
+            )
+        return cls(registry, log_id, signer=signer, sender=sender or admin)
+
+    def sign(self, head: TreeHead) -> SignedTreeHead:
+        """Sign ``head`` with the log key under the registry's EIP-712 domain."""
+        if self.signer is None:
+            raise InvalidInputError("signer: this anchorer has no log key", field="signer")
+        return head.sign(self.signer, self.domain)
+
+    def anchor(self, signed: SignedTreeHead) -> Anchor:
+        """Anchor ``signed`` with one ``AnchorRegistry.anchor`` transaction."""
+        if self.sender is None:
+            raise InvalidInputError(
+                "sender: this anchorer has no account to pay gas", field="sender"
+            )
+        h = signed.head
+        receipt = self.registry.anchor(
+            h.log_id, h.tree_size, h.root_hash, h.timestamp, signed.signature, sender=self.sender
+        )
+        events = self.registry.decode_logs(receipt, "Anchored")
+        if not events:
+            raise RevertError("anchor: the transaction emitted no Anchored event")
+        return self._anchor_of(
+            events[0].args["index"], h.tree_size, receipt.tx_hash, receipt.block_number
+        )
+
+    def find_anchor(self, head: TreeHead) -> Anchor | None:
+        """The anchor of ``head`` if it is already on chain (e.g. sent just before a crash)."""
+        logs = self.chain.get_logs(
+            address=self.registry.address, topics=[_ANCHORED_TOPIC, self.log_id]
+        )
+        for event in self.registry.decode_logs(logs, "Anchored"):
+            args = event.args
+            if args["tree_size"] == head.tree_size and args["root_hash"] == head.root_hash:
+                return self._anchor_of(
+                    args["index"], head.tree_size, event.log.tx_hash, event.log.block_number
+                )
+        return None
+
+    def chain_heads(self) -> list[ChainHead]:
+        """Every head anchored for this log, oldest first, read from the registry."""
+        count = self.registry.head_count(self.log_id)
+        return [ChainHead(*self.registry.head_at(self.log_id, i)) for i in range(count)]
+
+    def log_signer(self) -> str:
+        """The address the registry accepts head signatures from."""
+        return self.registry.log_signer(self.log_id)
+
+    def _anchor_of(self, index: int, tree_size: int, tx_hash: bytes, block: int) -> Anchor:
+        return Anchor(tree_size, self.chain.chain_id, self.registry.address, index, tx_hash, block)

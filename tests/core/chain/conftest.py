@@ -1,0 +1,169 @@
+"""Fixtures for the chain suite: both chain implementations, anvil, and a tiny token.
+
+``chain`` is parametrized over ``embedded`` (a fresh EmbeddedChain in a temp dir)
+and ``anvil`` (RpcChain against Foundry's anvil, one process per test session).
+Tests that use it are the shared specification both implementations must meet.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import vyper
+from eth_account.signers.local import LocalAccount
+
+from ailedger.core.chain import Chain, Contract, EmbeddedChain, RpcChain, deploy, dev_accounts
+
+REPO_ROOT = Path(__file__).resolve().parents[3]
+ANVIL = REPO_ROOT / ".tools" / "node_modules" / ".bin" / "anvil"
+
+TOKEN_SOURCE = """
+# pragma version ~=0.4.3
+event Transfer:
+    sender: indexed(address)
+    receiver: indexed(address)
+    value: uint256
+
+event Note:
+    author: indexed(address)
+    text: String[64]
+
+balanceOf: public(HashMap[address, uint256])
+totalSupply: public(uint256)
+owner: public(address)
+
+@deploy
+def __init__(supply: uint256):
+    self.owner = msg.sender
+    self.balanceOf[msg.sender] = supply
+    self.totalSupply = supply
+    log Transfer(sender=empty(address), receiver=msg.sender, value=supply)
+
+@external
+def transfer(to: address, amount: uint256) -> bool:
+    assert self.balanceOf[msg.sender] >= amount, "insufficient token balance"
+    self.balanceOf[msg.sender] -= amount
+    self.balanceOf[to] += amount
+    log Transfer(sender=msg.sender, receiver=to, value=amount)
+    return True
+
+@external
+def note(text: String[64]):
+    log Note(author=msg.sender, text=text)
+
+@external
+@payable
+def deposit():
+    pass
+
+@external
+@view
+def info(who: address) -> (uint256, address):
+    return self.balanceOf[who], self.owner
+
+@external
+@view
+def divide(a: uint256, b: uint256) -> uint256:
+    return a // b
+
+@external
+@view
+def scaled(a: uint256, factor: uint256 = 10) -> uint256:
+    return a * factor
+"""
+
+INITIAL_SUPPLY = 10**24
+
+
+@dataclass(frozen=True)
+class Compiled:
+    abi: list[dict[str, Any]]
+    bytecode: bytes
+
+
+@pytest.fixture(scope="session")
+def token_code() -> Compiled:
+    """The test token, compiled once per session."""
+    out = vyper.compile_code(TOKEN_SOURCE, output_formats=["abi", "bytecode"])
+    return Compiled(abi=out["abi"], bytecode=bytes.fromhex(out["bytecode"].removeprefix("0x")))
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def anvil_url() -> Iterator[str]:
+    """Start anvil on a free loopback port for the session; stop it afterwards.
+
+    Missing binary: skip locally (run scripts/ensure-system-deps.sh), fail in CI.
+    """
+    binary = ANVIL if ANVIL.exists() else shutil.which("anvil")
+    if binary is None:
+        message = f"anvil not found at {ANVIL}; run scripts/ensure-system-deps.sh"
+        if os.environ.get("CI"):
+            pytest.fail(f"{message} (required in CI)")
+        pytest.skip(message)
+    port = _free_port()
+    process = subprocess.Popen(
+        [str(binary), "--port", str(port), "--host", "127.0.0.1", "--chain-id", "31337", "--silent"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                    break
+            except OSError:
+                if process.poll() is not None:
+                    stderr = process.stderr.read().decode(errors="replace") if process.stderr else ""
+                    pytest.fail(f"anvil exited with {process.returncode}: {stderr}")
+                if time.monotonic() > deadline:
+                    pytest.fail("anvil did not start listening within 30 s")
+                time.sleep(0.05)
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+@pytest.fixture(params=["embedded", pytest.param("anvil", marks=pytest.mark.slow)])
+def chain(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Chain]:
+    """Each implementation of ``Chain`` in turn."""
+    if request.param == "embedded":
+        instance: Chain = EmbeddedChain(tmp_path / "chain")
+    else:
+        instance = RpcChain(request.getfixturevalue("anvil_url"))
+    try:
+        yield instance
+    finally:
+        instance.close()
+
+
+@pytest.fixture
+def accounts() -> list[LocalAccount]:
+    return dev_accounts(10)
+
+
+@pytest.fixture
+def token(chain: Chain, token_code: Compiled, accounts: list[LocalAccount]) -> Contract:
+    """A freshly deployed test token; accounts[0] holds the whole supply."""
+    return deploy(chain, token_code.abi, token_code.bytecode, INITIAL_SUPPLY, sender=accounts[0])
