@@ -21,7 +21,14 @@ from eth_account.signers.local import LocalAccount
 
 from ailedger import contracts
 from ailedger.config import Settings
-from ailedger.core.chain import AddressBook, Chain, Contract, dev_accounts, ensure_deployed, open_chain
+from ailedger.core.chain import (
+    AddressBook,
+    Chain,
+    Contract,
+    dev_accounts,
+    ensure_deployed,
+    open_chain,
+)
 from ailedger.core.identity import Keystore
 from ailedger.errors import NotFoundError
 
@@ -142,7 +149,7 @@ class Platform:
         head = self.chain.block_number()
         block = self.chain.get_block(head)
         deployed = {
-            name: entry.address for name, entry in self.book.entries(self.chain.chain_id).items()
+            name: entry.address for name, entry in self.book.all(self.chain.chain_id).items()
         }
         supply = symbol = None
         if "ALTToken" in deployed:

@@ -180,7 +180,9 @@ def test_auditor_reads_the_kept_raw_input(keeping, applications, index, settings
     assert stored == applications[0]
 
 
-def test_kept_raw_input_is_unreadable_without_the_auditors_key(keeping, applications, index, settings):
+def test_kept_raw_input_is_unreadable_without_the_auditors_key(
+    keeping, applications, index, settings
+):
     decision = keeping.decide(applications[:1])[0]
     with pytest.raises(IntegrityError, match="wrong recipient"):
         read_stored_input(

@@ -37,7 +37,9 @@ def deployed_settings(settings):
 def live_server(deployed_settings):
     port = _free_port()
     server = uvicorn.Server(
-        uvicorn.Config(create_app(deployed_settings), host="127.0.0.1", port=port, log_level="warning")
+        uvicorn.Config(
+            create_app(deployed_settings), host="127.0.0.1", port=port, log_level="warning"
+        )
     )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

@@ -22,7 +22,7 @@ def test_home_shows_token_supply_and_holder_chart(live_server, page):
     assert page.locator("#token-supply").inner_text() == "42.00 ALT"
     holder_bars = page.locator("figure[aria-label='ALT balance per account'] rect")
     assert holder_bars.count() >= 1
-    assert "alice: 42.00 ALT" in holder_bars.first.locator("title").inner_text()
+    assert "alice: 42.00 ALT" in holder_bars.first.locator("title").text_content()
 
 
 def test_home_lists_recent_blocks_newest_first(live_server, page):

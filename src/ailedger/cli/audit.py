@@ -18,9 +18,7 @@ from ailedger.config import Settings
 from ailedger.errors import InvalidInputError
 
 console = Console()
-app = typer.Typer(
-    help="Prove, verify and export audited AI decisions.", no_args_is_help=True
-)
+app = typer.Typer(help="Prove, verify and export audited AI decisions.", no_args_is_help=True)
 
 
 @app.command("proof")

@@ -38,9 +38,7 @@ def home(request: Request, platform: Platform = Depends(get_platform)) -> HTMLRe
     holders = []
     if "ALTToken" in status.contracts:
         token = platform.contract("ALTToken")
-        holders = [
-            (info.name, token.balanceOf(info.address)) for info in platform.keystore.list()
-        ]
+        holders = [(info.name, token.balanceOf(info.address)) for info in platform.keystore.list()]
     return templates.TemplateResponse(
         request,
         "home.html",

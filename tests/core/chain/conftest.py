@@ -117,7 +117,16 @@ def anvil_url() -> Iterator[str]:
         pytest.skip(message)
     port = _free_port()
     process = subprocess.Popen(
-        [str(binary), "--port", str(port), "--host", "127.0.0.1", "--chain-id", "31337", "--silent"],
+        [
+            str(binary),
+            "--port",
+            str(port),
+            "--host",
+            "127.0.0.1",
+            "--chain-id",
+            "31337",
+            "--silent",
+        ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
@@ -130,7 +139,9 @@ def anvil_url() -> Iterator[str]:
                     break
             except OSError:
                 if process.poll() is not None:
-                    stderr = process.stderr.read().decode(errors="replace") if process.stderr else ""
+                    stderr = (
+                        process.stderr.read().decode(errors="replace") if process.stderr else ""
+                    )
                     pytest.fail(f"anvil exited with {process.returncode}: {stderr}")
                 if time.monotonic() > deadline:
                     pytest.fail("anvil did not start listening within 30 s")

@@ -169,7 +169,9 @@ def test_get_logs_accepts_alternative_topics(chain: Chain, token: Contract, acco
 
 
 def test_get_logs_respects_block_range_and_order(chain: Chain, token: Contract, accounts):
-    numbers = [token.transfer(accounts[1].address, i, sender=accounts[0]).block_number for i in (1, 2, 3)]
+    numbers = [
+        token.transfer(accounts[1].address, i, sender=accounts[0]).block_number for i in (1, 2, 3)
+    ]
     logs = chain.get_logs(address=token.address, from_block=numbers[1], to_block=numbers[2])
     assert [log.block_number for log in logs] == numbers[1:]
 

@@ -55,7 +55,9 @@ def chain_dir(tmp_path: Path) -> Path:
 def deployed(chain_dir: Path, token_code, tmp_path: Path) -> tuple[str, Path]:
     """A chain dir holding a deployed token (closed again); returns (address, abi file)."""
     with EmbeddedChain(chain_dir) as chain:
-        token = deploy(chain, token_code.abi, token_code.bytecode, 10**24, sender=dev_accounts(1)[0])
+        token = deploy(
+            chain, token_code.abi, token_code.bytecode, 10**24, sender=dev_accounts(1)[0]
+        )
     abi_path = tmp_path / "abi.json"
     abi_path.write_text(json.dumps(token_code.abi))
     return token.address, abi_path

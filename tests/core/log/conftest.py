@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 
 import pytest
+from eth_account.signers.local import LocalAccount
 from tests.conftest import require_service
 
-from ailedger.core.log import LogStore, PostgresStore, SqliteStore
+from ailedger.contracts import load
+from ailedger.core.chain import Contract, EmbeddedChain, deploy, dev_accounts
+from ailedger.core.log import Anchorer, LogStore, PostgresStore, SqliteStore
 
 POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/test"
 
@@ -47,3 +51,27 @@ def open_store(backend, tmp_path) -> Iterator[Callable[[], LogStore]]:
 @pytest.fixture
 def store(open_store) -> LogStore:
     return open_store()
+
+
+@dataclass
+class Registry:
+    """An AnchorRegistry on a fresh embedded chain, with the accounts that use it."""
+
+    chain: EmbeddedChain
+    contract: Contract
+    admin: LocalAccount
+    signer: LocalAccount
+    other: LocalAccount
+
+    def anchorer(self, name: str = "decisions") -> Anchorer:
+        return Anchorer.register(self.contract, name, admin=self.admin, signer=self.signer)
+
+
+@pytest.fixture
+def registry(tmp_path) -> Iterator[Registry]:
+    chain = EmbeddedChain(tmp_path / "chain")
+    admin, signer, other = dev_accounts(3)
+    artifact = load("AnchorRegistry")
+    contract = deploy(chain, artifact.abi, artifact.bytecode, sender=admin)
+    yield Registry(chain, contract, admin, signer, other)
+    chain.close()

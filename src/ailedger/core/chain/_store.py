@@ -68,7 +68,9 @@ _DELETED = None  # marker in the pending-writes buffer
 
 BlockRow = tuple[int, bytes, int, bytes]  # number, hash, timestamp, concatenated tx hashes
 TxRow = tuple[bytes, int, int, int, int, bytes | None]
-LogRow = tuple[int, int, bytes, bytes, bytes | None, bytes | None, bytes | None, bytes | None, bytes]
+LogRow = tuple[
+    int, int, bytes, bytes, bytes | None, bytes | None, bytes | None, bytes | None, bytes
+]
 
 
 class SqliteAtomicDB(BaseAtomicDB):
@@ -229,9 +231,7 @@ class ChainStore:
             ) from exc
         self._in_block = True
 
-    def commit_block(
-        self, block: BlockRow, txs: Sequence[TxRow], logs: Sequence[LogRow]
-    ) -> None:
+    def commit_block(self, block: BlockRow, txs: Sequence[TxRow], logs: Sequence[LogRow]) -> None:
         """Flush py-evm's buffered writes and the index rows, then COMMIT once."""
         conn = self.conn
         try:

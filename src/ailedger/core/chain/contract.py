@@ -82,7 +82,9 @@ def _normalise(param: ABIEntry, value: Any, field: str) -> Any:
         try:
             return bytes.fromhex(value[2:])
         except ValueError as exc:
-            raise InvalidInputError(f"{field}: invalid hex for {typ}: {value!r}", field=field) from exc
+            raise InvalidInputError(
+                f"{field}: invalid hex for {typ}: {value!r}", field=field
+            ) from exc
     return value
 
 

@@ -158,8 +158,7 @@ class EmbeddedChain(Chain):
             raise self._store.corrupted("no chain id recorded")
         if requested is not None and int(stored) != requested:
             raise InvalidInputError(
-                f"chain_id: the chain in {self._store.path} has chain id {stored}, "
-                f"got {requested}",
+                f"chain_id: the chain in {self._store.path} has chain id {stored}, got {requested}",
                 field="chain_id",
             )
         return int(stored)
@@ -400,9 +399,7 @@ class EmbeddedChain(Chain):
                     f"transaction 0x{bytes(tx_hash).hex()} is not on this chain", field="tx_hash"
                 )
             _, number, _, status, gas_used, created = row
-            logs = tuple(
-                _log_entry(r) for r in self._store.logs_of_block(number) if r[2] == row[0]
-            )
+            logs = tuple(_log_entry(r) for r in self._store.logs_of_block(number) if r[2] == row[0])
         return Receipt(
             tx_hash=row[0],
             block_number=number,
@@ -460,9 +457,7 @@ class EmbeddedChain(Chain):
 
 def _check_data(data: object) -> bytes:
     if not isinstance(data, bytes | bytearray):
-        raise InvalidInputError(
-            f"data: expected bytes, got {type(data).__name__}", field="data"
-        )
+        raise InvalidInputError(f"data: expected bytes, got {type(data).__name__}", field="data")
     return bytes(data)
 
 

@@ -22,8 +22,7 @@ def _checksum(lower_hex: str) -> str:
     """EIP-55: uppercase each hex letter whose nibble in keccak(lowercase address) is >= 8."""
     digest = keccak(text=lower_hex).hex()
     return "0x" + "".join(
-        c.upper() if c.isalpha() and int(digest[i], 16) >= 8 else c
-        for i, c in enumerate(lower_hex)
+        c.upper() if c.isalpha() and int(digest[i], 16) >= 8 else c for i, c in enumerate(lower_hex)
     )
 
 

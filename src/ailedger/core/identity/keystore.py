@@ -137,14 +137,15 @@ class Keystore:
         try:
             private_key = Account.decrypt(keyfile, password)
         except ValueError as error:
-            # eth_account reports a wrong password as a MAC mismatch.
+            # eth_account reports a wrong password as a MAC mismatch. (A tampered
+            # ciphertext fails the same MAC; keystore v3 cannot tell the two apart.)
             if "MAC mismatch" in str(error):
                 raise UnauthorizedError(
                     f"wrong password for key {name!r}", field="password"
                 ) from None
             raise _corrupted(path, "cannot be decrypted") from None
         except (KeyError, TypeError, AttributeError, NotImplementedError):
-            raise _corrupted(path, "lacks the fields of a keystore v3 file") from None
+            raise _corrupted(path, "has missing or unsupported keystore v3 fields") from None
         account = Account.from_key(private_key)
         if account.address != address:
             raise _corrupted(path, f"holds the key of {account.address}, not of {address}")
