@@ -35,6 +35,6 @@ def test_status_reports_token_supply_after_minting(settings):
 
 
 def test_account_without_password_is_a_clear_error(settings):
-    with Platform.open(settings.model_copy(update={"password": None})) as platform:
-        with pytest.raises(NotFoundError, match="AILEDGER_PASSWORD"):
-            platform.account("alice", create=True)
+    no_password = settings.model_copy(update={"password": None})
+    with Platform.open(no_password) as platform, pytest.raises(NotFoundError, match="PASSWORD"):
+        platform.account("alice", create=True)

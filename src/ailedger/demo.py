@@ -67,7 +67,63 @@ def foundation_step(platform: Platform, console: Console) -> None:
     console.print(balances)
 
 
-STEPS: tuple[tuple[str, Step], ...] = (("Foundation: chain, keys, ALT token", foundation_step),)
+def audit_step(platform: Platform, console: Console) -> None:
+    """Credit decisions on the German credit data: scored, explained, logged, anchored."""
+    from ailedger.audit import run_credit_scenario
+
+    with _progress(console) as progress:
+        task = progress.add_task("opening the decision log", total=None)
+        log = platform.open_log("decisions")
+        try:
+            summary = run_credit_scenario(
+                platform.settings,
+                platform.chain,
+                log,
+                n_applications=300,
+                progress=lambda message: progress.update(task, description=message),
+                operator=platform.operator,
+            )
+        finally:
+            log.close()
+
+    card = Table(title=f"Model card: {summary.model_name}", show_header=False)
+    card.add_row("model id", summary.model_id)
+    card.add_row("10-fold CV ROC AUC", f"{summary.cv_auc_mean:.3f} ± {summary.cv_auc_std:.3f}")
+    for group in summary.fairness:
+        card.add_row(
+            f"fairness across {group.attribute}",
+            f"demographic parity diff {group.demographic_parity_difference:.3f}, "
+            f"equalized odds diff {group.equalized_odds_difference:.3f}",
+        )
+    console.print(card)
+
+    batch = Table(title="Decisions logged and anchored", show_header=False)
+    batch.add_row("decisions", f"{summary.decisions} ({summary.approved} approved)")
+    batch.add_row("log size / root", f"{summary.tree_size} / {summary.root_hash}")
+    batch.add_row(
+        "anchor transaction",
+        f"{summary.anchor_tx} (block {summary.anchor_block}, {summary.anchor_gas:,} gas "
+        f"= {summary.anchor_gas / summary.decisions:,.0f} gas per decision)",
+    )
+    batch.add_row(
+        "example decision",
+        f"{summary.example_decision_id}: top reasons {', '.join(summary.example_top_features)}",
+    )
+    batch.add_row(
+        "verified by a stranger",
+        "[green]yes[/]" if summary.example_verified else "[red]NO[/]",
+    )
+    console.print(batch)
+    console.print(
+        f"Prove it yourself: ailedger audit proof {summary.example_decision_id} -o proof.json "
+        "&& ailedger audit verify proof.json"
+    )
+
+
+STEPS: tuple[tuple[str, Step], ...] = (
+    ("Foundation: chain, keys, ALT token", foundation_step),
+    ("Auditable AI: credit decisions on a verifiable log", audit_step),
+)
 
 
 def run_demo(settings: Settings, console: Console | None = None) -> None:

@@ -30,9 +30,11 @@ from ailedger.core.chain import (
     open_chain,
 )
 from ailedger.core.identity import Keystore
+from ailedger.core.log import Anchorer, BatchPolicy, TransparencyLog, open_store
 from ailedger.errors import NotFoundError
 
 OPERATOR_KEY = "operator"
+LOG_SIGNER_KEY = "log-signer"
 DEV_CHAIN_ID = 31337
 OPERATOR_FUNDING_WEI = 1_000 * 10**18
 
@@ -144,6 +146,22 @@ class Platform:
                 field="contract",
             )
         return Contract(self.chain, entry.address, contracts.load(name).abi)
+
+    def open_log(self, name: str = "decisions", policy: BatchPolicy | None = None) -> TransparencyLog:
+        """The transparency log ``name``, anchoring in this chain's AnchorRegistry.
+
+        The log's tree heads are signed by the keystore key ``log-signer`` (created
+        on a dev chain); the operator registers the log and pays for anchors.
+        """
+        signer = self.account(LOG_SIGNER_KEY, create=self.is_dev_chain)
+        anchorer = Anchorer.register(
+            self.contract("AnchorRegistry"),
+            name,
+            admin=self.operator,
+            signer=signer,
+            sender=self.operator,
+        )
+        return TransparencyLog(open_store(self.settings, name=name), anchorer=anchorer, policy=policy or BatchPolicy())
 
     def status(self) -> ChainStatus:
         head = self.chain.block_number()

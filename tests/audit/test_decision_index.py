@@ -20,7 +20,7 @@ def index(tmp_path):
 
 def pending(n: int, start: datetime = T0) -> list[PendingDecision]:
     return [
-        PendingDecision(f"{i:064x}", start + timedelta(seconds=i), bytes([i]) * 32, "cc" * 32)
+        PendingDecision(f"{i:064x}", start + timedelta(seconds=i), bytes([i % 256]) * 32, "cc" * 32)
         for i in range(n)
     ]
 
@@ -76,3 +76,10 @@ def test_unknown_model_card_raises_not_found(index):
 def test_model_card_is_kept_by_hash(index, trained):
     card_hash = index.add_card(trained.card)
     assert index.card(card_hash) == trained.card
+
+
+def test_between_pages_through_long_periods(index):
+    index.add_pending(pending(2_500))
+    index.set_leaf_indexes({f"{i:064x}": i for i in range(2_500)})
+    found = [e.leaf_index for e in index.between(T0, T0 + timedelta(days=1))]
+    assert found == list(range(2_500))

@@ -119,6 +119,7 @@ def test_wrong_root_fails_inclusion(bundle, chain):
     bundle["tree_head"]["root_hash"] = "0x" + "ab" * 32
     name, detail = failed(bundle, chain)
     assert name == "inclusion"
+    assert "leads to another root" in detail
 
 
 def test_self_consistent_tree_that_was_never_anchored_fails(bundle, chain, accounts):

@@ -18,6 +18,7 @@ Example::
 
 from __future__ import annotations
 
+import json
 import secrets
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -26,6 +27,7 @@ from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
+from eth_utils import to_checksum_address
 
 from ailedger.audit.explain import Explainer
 from ailedger.audit.index import DecisionIndex, PendingDecision
@@ -201,8 +203,6 @@ def read_stored_input(
     index: DecisionIndex, storage: BlobStore, decision_id: str, auditor_private_key: bytes
 ) -> dict[str, FeatureValue]:
     """The raw input of a decision, decrypted with the auditor's private key."""
-    import json
-
     entry = index.get(decision_id)
     if entry.blob_address is None or entry.wrapped_key is None:
         raise InvalidInputError(
@@ -234,8 +234,6 @@ def _operator_address(operator: Any) -> str:
             f"operator must be an address or an account, got {operator!r}", field="operator"
         )
     try:
-        from eth_utils import to_checksum_address
-
         return to_checksum_address(address)
     except ValueError:
         raise InvalidInputError(

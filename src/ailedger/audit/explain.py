@@ -27,6 +27,8 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict
 
+from ailedger.errors import InvalidInputError
+
 DIGITS = 6
 TOP_FEATURES = 5
 
@@ -133,7 +135,11 @@ class Explainer:
             ):
                 best = index
         if best < 0:
-            raise ValueError(f"cannot map transformed feature {transformed_name!r} to an input")
+            raise InvalidInputError(
+                f"cannot map the estimator's transformed feature {transformed_name!r} "
+                f"to one of its inputs {list(self.feature_names)}",
+                field="estimator",
+            )
         return best
 
     def _explanation(self, row: np.ndarray, base: float) -> Explanation:

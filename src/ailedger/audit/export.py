@@ -41,7 +41,7 @@ from typing import TYPE_CHECKING, Any
 
 from ailedger.audit.index import DecisionIndex
 from ailedger.audit.model_card import ModelCard
-from ailedger.audit.proofs import build_proof_bundle, covering_anchor, logged_record
+from ailedger.audit.proofs import AnchoredHeads, build_proof_bundle, logged_record
 from ailedger.errors import InvalidInputError
 
 if TYPE_CHECKING:
@@ -64,13 +64,18 @@ def export_decisions(
             field="until",
         )
     cards: dict[str, ModelCard] = {}
+    anchored = AnchoredHeads(log)
     for entry in index.between(since, until):
         record = logged_record(entry.decision_id, log, index)
         card = cards.get(record.model_card_hash)
         if card is None:
             card = cards[record.model_card_hash] = index.card(record.model_card_hash)
         assert entry.leaf_index is not None
-        anchored = covering_anchor(log, entry.leaf_index) is not None
+        proof = (
+            build_proof_bundle(record.decision_id, log, index, anchored=anchored)
+            if anchored.covering(entry.leaf_index) is not None
+            else None
+        )
         decided_at = record.to_json_dict()["decided_at"]
         yield {
             "decision_id": record.decision_id,
@@ -97,5 +102,5 @@ def export_decisions(
                 "policy": record.policy.model_dump(mode="json"),
                 "explanation": record.explanation.model_dump(mode="json"),
             },
-            "proof": build_proof_bundle(record.decision_id, log, index) if anchored else None,
+            "proof": proof,
         }

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -72,6 +73,8 @@ class DecisionIndex:
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
+        # One connection shared by the API's worker threads, used under a lock.
+        self._lock = threading.RLock()
         self._db = sqlite3.connect(path, check_same_thread=False)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")
@@ -89,7 +92,7 @@ class DecisionIndex:
     def add_card(self, card: ModelCard) -> str:
         """Keep a model card; return its hash."""
         card_hash = card.card_hash()
-        with self._db:
+        with self._lock, self._db:
             self._db.execute(
                 "INSERT OR IGNORE INTO model_cards VALUES (?, ?)",
                 (card_hash, json.dumps(card.to_json_dict())),
@@ -97,16 +100,17 @@ class DecisionIndex:
         return card_hash
 
     def card(self, card_hash: str) -> ModelCard:
-        row = self._db.execute(
-            "SELECT card_json FROM model_cards WHERE card_hash = ?", (card_hash,)
-        ).fetchone()
+        with self._lock:
+            row = self._db.execute(
+                "SELECT card_json FROM model_cards WHERE card_hash = ?", (card_hash,)
+            ).fetchone()
         if row is None:
             raise NotFoundError(f"no model card with hash {card_hash}", field="model_card_hash")
         return ModelCard.model_validate_json(row[0])
 
     def add_pending(self, pending: list[PendingDecision]) -> None:
         """Record decisions before they are appended (one transaction)."""
-        with self._db:
+        with self._lock, self._db:
             self._db.executemany(
                 "INSERT INTO decisions (decision_id, decided_at, salt, model_card_hash, "
                 "blob_address, wrapped_key) VALUES (?, ?, ?, ?, ?, ?)",
@@ -125,7 +129,7 @@ class DecisionIndex:
 
     def set_leaf_indexes(self, indexes: dict[str, int]) -> None:
         """Attach log positions once the records are appended (one transaction)."""
-        with self._db:
+        with self._lock, self._db:
             self._db.executemany(
                 "UPDATE decisions SET leaf_index = ? WHERE decision_id = ?",
                 [(index, decision_id) for decision_id, index in indexes.items()],
@@ -133,38 +137,48 @@ class DecisionIndex:
 
     def get(self, decision_id: str) -> DecisionEntry:
         """The entry of one decision; ``NotFoundError`` if there is none."""
-        row = self._db.execute(
-            f"SELECT {_COLUMNS} FROM decisions WHERE decision_id = ?", (decision_id,)
-        ).fetchone()
+        with self._lock:
+            row = self._db.execute(
+                f"SELECT {_COLUMNS} FROM decisions WHERE decision_id = ?", (decision_id,)
+            ).fetchone()
         if row is None:
             raise NotFoundError(f"no decision with id {decision_id!r}", field="decision_id")
         return _entry(row)
 
     def between(self, since: datetime, until: datetime) -> Iterator[DecisionEntry]:
         """Logged decisions with ``since <= decided_at < until``, in log order."""
-        cursor = self._db.execute(
+        query = (
             f"SELECT {_COLUMNS} FROM decisions WHERE decided_at >= ? AND decided_at < ? "
-            "AND leaf_index IS NOT NULL ORDER BY leaf_index",
-            (_iso(since), _iso(until)),
+            "AND leaf_index IS NOT NULL AND leaf_index > ? ORDER BY leaf_index LIMIT ?"
         )
-        for row in cursor:
-            yield _entry(row)
+        after = -1
+        while True:
+            # Pages, so that a long export neither holds the lock nor loads every row.
+            with self._lock:
+                rows = self._db.execute(query, (_iso(since), _iso(until), after, _PAGE)).fetchall()
+            yield from (_entry(row) for row in rows)
+            if len(rows) < _PAGE:
+                return
+            after = rows[-1][6]
 
     def recent(self, limit: int = 20) -> list[DecisionEntry]:
         """The latest logged decisions, newest first."""
-        rows = self._db.execute(
-            f"SELECT {_COLUMNS} FROM decisions WHERE leaf_index IS NOT NULL "
-            "ORDER BY leaf_index DESC LIMIT ?",
-            (limit,),
-        ).fetchall()
+        with self._lock:
+            rows = self._db.execute(
+                f"SELECT {_COLUMNS} FROM decisions WHERE leaf_index IS NOT NULL "
+                "ORDER BY leaf_index DESC LIMIT ?",
+                (limit,),
+            ).fetchall()
         return [_entry(row) for row in rows]
 
     def count(self) -> int:
-        return self._db.execute(
-            "SELECT COUNT(*) FROM decisions WHERE leaf_index IS NOT NULL"
-        ).fetchone()[0]
+        with self._lock:
+            return self._db.execute(
+                "SELECT COUNT(*) FROM decisions WHERE leaf_index IS NOT NULL"
+            ).fetchone()[0]
 
 
+_PAGE = 1_000
 _COLUMNS = "decision_id, decided_at, salt, model_card_hash, blob_address, wrapped_key, leaf_index"
 
 

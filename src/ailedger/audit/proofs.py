@@ -19,6 +19,7 @@ decision's bundle stays the same however much the log grows afterwards.
 
 from __future__ import annotations
 
+import bisect
 from typing import TYPE_CHECKING, Any
 
 from ailedger.audit.index import DecisionIndex
@@ -49,27 +50,43 @@ def logged_record(decision_id: str, log: TransparencyLog, index: DecisionIndex) 
     return record
 
 
-def covering_anchor(log: TransparencyLog, leaf_index: int) -> tuple[SignedTreeHead, Anchor] | None:
-    """The first anchored head whose tree contains ``leaf_index``, with its anchor."""
-    heads = {signed.head.tree_size: signed for signed in log.heads()}
-    for anchor in log.anchors():  # oldest first
-        if anchor.tree_size > leaf_index and anchor.tree_size in heads:
-            return heads[anchor.tree_size], anchor
-    return None
+class AnchoredHeads:
+    """The log's anchored heads, read once, to find the first one covering a leaf."""
+
+    def __init__(self, log: TransparencyLog) -> None:
+        heads = {signed.head.tree_size: signed for signed in log.heads()}
+        # Oldest first; a head is usable once it is both signed and anchored.
+        self._covering = [
+            (a.tree_size, heads[a.tree_size], a) for a in log.anchors() if a.tree_size in heads
+        ]
+        self._sizes = [size for size, _, _ in self._covering]
+
+    def covering(self, leaf_index: int) -> tuple[SignedTreeHead, Anchor] | None:
+        """The first anchored head whose tree contains ``leaf_index``, with its anchor."""
+        position = bisect.bisect_right(self._sizes, leaf_index)
+        if position == len(self._covering):
+            return None
+        _, signed, anchor = self._covering[position]
+        return signed, anchor
 
 
 def build_proof_bundle(
-    decision_id: str, log: TransparencyLog, index: DecisionIndex
+    decision_id: str,
+    log: TransparencyLog,
+    index: DecisionIndex,
+    *,
+    anchored: AnchoredHeads | None = None,
 ) -> dict[str, Any]:
     """The proof bundle of one decision.
 
     Raises ``NotFoundError`` for an unknown decision id, or for a decision whose
-    batch is not anchored yet (close the log's batch first).
+    batch is not anchored yet (close the log's batch first). ``anchored`` lets a
+    caller building many bundles read the log's heads once.
     """
     record = logged_record(decision_id, log, index)
     leaf_index = index.get(decision_id).leaf_index
     assert leaf_index is not None
-    covering = covering_anchor(log, leaf_index)
+    covering = (anchored or AnchoredHeads(log)).covering(leaf_index)
     if covering is None:
         raise NotFoundError(
             f"decision {decision_id} (log entry {leaf_index}) is not anchored yet: "

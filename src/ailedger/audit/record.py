@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import secrets
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -96,8 +97,6 @@ class DecisionRecord(BaseModel):
     @classmethod
     def from_bytes(cls, data: bytes) -> DecisionRecord:
         """Parse a record from the log's bytes (which must be its canonical JSON)."""
-        import json
-
         try:
             parsed = json.loads(data)
         except (ValueError, UnicodeDecodeError) as error:

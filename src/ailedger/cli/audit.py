@@ -17,7 +17,8 @@ from rich.console import Console
 from ailedger.config import Settings
 from ailedger.errors import InvalidInputError
 
-console = Console()
+# soft_wrap: long hashes stay on one line, copyable, whatever the terminal width.
+console = Console(soft_wrap=True)
 app = typer.Typer(help="Prove, verify and export audited AI decisions.", no_args_is_help=True)
 
 

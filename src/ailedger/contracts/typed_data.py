@@ -12,14 +12,18 @@ from ailedger.core.identity import Domain, TypeFields
 __all__ = [
     "ALT_TOKEN_DOMAIN_NAME",
     "ANCHOR_REGISTRY_DOMAIN_NAME",
+    "PAYMENT_CHANNELS_DOMAIN_NAME",
     "PERMIT_TYPES",
     "TREE_HEAD_TYPES",
+    "VOUCHER_TYPES",
     "alt_token_domain",
     "anchor_registry_domain",
+    "payment_channels_domain",
 ]
 
 ANCHOR_REGISTRY_DOMAIN_NAME = "AILedger AnchorRegistry"
 ALT_TOKEN_DOMAIN_NAME = "AILedger Token"
+PAYMENT_CHANNELS_DOMAIN_NAME = "AILedger PaymentChannels"
 _VERSION = "1"
 
 # Field names and order must match TREE_HEAD_TYPEHASH in AnchorRegistry.vy.
@@ -44,6 +48,17 @@ PERMIT_TYPES: TypeFields = {
 }
 
 
+# Field names and order must match VOUCHER_TYPEHASH in PaymentChannels.vy; `amount` is the
+# cumulative amount owed on the channel, not the price of one call.
+VOUCHER_TYPES: TypeFields = {
+    "Voucher": [
+        {"name": "channelId", "type": "uint256"},
+        {"name": "nonce", "type": "uint256"},
+        {"name": "amount", "type": "uint256"},
+    ]
+}
+
+
 def anchor_registry_domain(chain_id: int, registry_address: str) -> Domain:
     """The domain of tree-head signatures for the AnchorRegistry at ``registry_address``."""
     return Domain(ANCHOR_REGISTRY_DOMAIN_NAME, _VERSION, chain_id, registry_address)
@@ -52,3 +67,8 @@ def anchor_registry_domain(chain_id: int, registry_address: str) -> Domain:
 def alt_token_domain(chain_id: int, token_address: str) -> Domain:
     """The domain of EIP-2612 permits for the ALTToken at ``token_address``."""
     return Domain(ALT_TOKEN_DOMAIN_NAME, _VERSION, chain_id, token_address)
+
+
+def payment_channels_domain(chain_id: int, channels_address: str) -> Domain:
+    """The domain of channel vouchers for the PaymentChannels at ``channels_address``."""
+    return Domain(PAYMENT_CHANNELS_DOMAIN_NAME, _VERSION, chain_id, channels_address)

@@ -8,10 +8,6 @@ Tests that use it are the shared specification both implementations must meet.
 from __future__ import annotations
 
 import os
-import shutil
-import socket
-import subprocess
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,9 +18,7 @@ import vyper
 from eth_account.signers.local import LocalAccount
 
 from ailedger.core.chain import Chain, Contract, EmbeddedChain, RpcChain, deploy, dev_accounts
-
-REPO_ROOT = Path(__file__).resolve().parents[3]
-ANVIL = REPO_ROOT / ".tools" / "node_modules" / ".bin" / "anvil"
+from ailedger.core.chain.anvil import ANVIL_IN_REPO, find_anvil, run_anvil
 
 TOKEN_SOURCE = """
 # pragma version ~=0.4.3
@@ -97,63 +91,19 @@ def token_code() -> Compiled:
     return Compiled(abi=out["abi"], bytecode=bytes.fromhex(out["bytecode"].removeprefix("0x")))
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture(scope="session")
 def anvil_url() -> Iterator[str]:
-    """Start anvil on a free loopback port for the session; stop it afterwards.
+    """anvil on a free loopback port for the whole session, stopped afterwards.
 
     Missing binary: skip locally (run scripts/ensure-system-deps.sh), fail in CI.
     """
-    binary = ANVIL if ANVIL.exists() else shutil.which("anvil")
-    if binary is None:
-        message = f"anvil not found at {ANVIL}; run scripts/ensure-system-deps.sh"
+    if find_anvil() is None:
+        message = f"anvil not found at {ANVIL_IN_REPO}; run scripts/ensure-system-deps.sh"
         if os.environ.get("CI"):
             pytest.fail(f"{message} (required in CI)")
         pytest.skip(message)
-    port = _free_port()
-    process = subprocess.Popen(
-        [
-            str(binary),
-            "--port",
-            str(port),
-            "--host",
-            "127.0.0.1",
-            "--chain-id",
-            "31337",
-            "--silent",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                    break
-            except OSError:
-                if process.poll() is not None:
-                    stderr = (
-                        process.stderr.read().decode(errors="replace") if process.stderr else ""
-                    )
-                    pytest.fail(f"anvil exited with {process.returncode}: {stderr}")
-                if time.monotonic() > deadline:
-                    pytest.fail("anvil did not start listening within 30 s")
-                time.sleep(0.05)
+    with run_anvil(chain_id=31337) as url:
         yield url
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 @pytest.fixture(params=["embedded", pytest.param("anvil", marks=pytest.mark.slow)])

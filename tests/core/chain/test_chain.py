@@ -248,3 +248,17 @@ def test_balance_covering_value_but_not_gas_is_a_clear_error(chain: Chain, accou
     with pytest.raises(InvalidInputError, match="insufficient balance"):
         chain.transact(fresh, accounts[1].address, value=1000)
     assert chain.balance(fresh.address) == 1000
+
+
+def test_signer_must_be_a_local_account(chain: Chain, accounts) -> None:
+    with pytest.raises(InvalidInputError) as excinfo:
+        chain.transact(accounts[0].address, accounts[1].address, value=1)
+    assert excinfo.value.field == "signer"
+
+
+def test_explicit_gas_below_intrinsic_is_rejected(chain: Chain, accounts) -> None:
+    head = chain.block_number()
+    with pytest.raises(InvalidInputError) as excinfo:
+        chain.transact(accounts[1], accounts[2].address, value=1, gas=1_000)
+    assert excinfo.value.field == "gas"
+    assert chain.block_number() == head

@@ -64,6 +64,7 @@ CREATE INDEX IF NOT EXISTS logs_by_address ON logs (address, block);
 CREATE INDEX IF NOT EXISTS logs_by_topic0 ON logs (topic0, block);
 """
 
+_SQLITE_MAGIC = b"SQLite format 3\x00"
 _DELETED = None  # marker in the pending-writes buffer
 
 BlockRow = tuple[int, bytes, int, bytes]  # number, hash, timestamp, concatenated tx hashes
@@ -138,19 +139,30 @@ class SqliteAtomicDB(BaseAtomicDB):
         self._pending.clear()
 
     def flush_pending(self) -> None:
-        """Write the buffer into the open SQLite transaction (the caller commits)."""
-        writes = [(k, v) for k, v in self._pending.items() if v is not _DELETED]
-        deletes = [(k,) for k, v in self._pending.items() if v is _DELETED]
+        """Write the buffer into the open SQLite transaction (the caller commits).
+
+        The buffer is kept until :meth:`committed` or :meth:`discard_pending`, so a
+        failed COMMIT leaves neither the file nor the cache with the block's data.
+        """
+        pending = self._pending.items()
+        writes = [(k, v) for k, v in pending if v is not _DELETED]
+        deletes = [(k,) for k, v in pending if v is _DELETED]
         if writes:
             self._conn.executemany("INSERT OR REPLACE INTO kv (key, value) VALUES (?, ?)", writes)
         if deletes:
             self._conn.executemany("DELETE FROM kv WHERE key = ?", deletes)
+
+    def committed(self) -> None:
+        """The flushed buffer is in the file now: move content-addressed entries to the cache."""
         cache = self._cache
-        for key, value in writes:
+        if len(cache) + len(self._pending) > self._CACHE_LIMIT:
+            cache.clear()
+        for key, value in self._pending.items():
             if len(key) == 32:
-                cache[key] = value
-        for (key,) in deletes:
-            cache.pop(key, None)
+                if value is _DELETED:
+                    cache.pop(key, None)
+                else:
+                    cache[key] = value
         self._pending.clear()
 
 
@@ -172,6 +184,13 @@ class ChainStore:
     # -- opening ---------------------------------------------------------------
 
     def _connect(self, path: Path) -> sqlite3.Connection:
+        if path.exists():
+            # Check the magic before SQLite touches the file: it would happily turn an
+            # empty (truncated) file into a fresh database.
+            with path.open("rb") as handle:
+                magic = handle.read(len(_SQLITE_MAGIC))
+            if magic != _SQLITE_MAGIC:
+                raise self.corrupted("not an SQLite database: bad or missing header")
         try:
             # isolation_level=None: we issue BEGIN/COMMIT ourselves, one per block.
             conn = sqlite3.connect(
@@ -247,6 +266,7 @@ class ChainStore:
         except BaseException:
             self.rollback()
             raise
+        self.kv.committed()
         self._in_block = False
 
     def rollback(self) -> None:

@@ -43,12 +43,19 @@ from eth_account.signers.local import LocalAccount
 from eth_keys import keys
 from eth_utils import to_checksum_address
 
+from ailedger.core.chain._polling import poll_blocks
 from ailedger.core.chain._store import ChainStore, LogRow, create_file_atomically
 from ailedger.core.chain.accounts import DEV_BALANCE_WEI, dev_accounts
 from ailedger.core.chain.base import BlockInfo, Chain, LogEntry, Receipt
 from ailedger.core.chain.revert import decode_revert_reason
-from ailedger.core.chain.validation import check_amount, to_address_bytes
-from ailedger.errors import ChainError, InvalidInputError, NotFoundError, RevertError
+from ailedger.core.chain.validation import check_amount, check_signer, to_address_bytes
+from ailedger.errors import (
+    ChainError,
+    IntegrityError,
+    InvalidInputError,
+    NotFoundError,
+    RevertError,
+)
 
 DEFAULT_CHAIN_ID = 31337
 BLOCK_GAS_LIMIT = 30_000_000
@@ -94,6 +101,15 @@ class EmbeddedChain(Chain):
         path = self._dir / ChainStore.FILE_NAME
         self._lock = threading.RLock()
         if not path.exists():
+            leftovers = [p.name for p in self._dir.glob(f"{ChainStore.FILE_NAME}-*")]
+            if leftovers:
+                # A journal without its database: the chain file was deleted or moved.
+                # Starting afresh here would silently reset the chain.
+                raise IntegrityError(
+                    f"chain data file {path} is missing but {', '.join(sorted(leftovers))} "
+                    "remain; restore the file or remove the leftovers to start a new chain",
+                    field="chain_dir",
+                )
             create_file_atomically(
                 path,
                 lambda tmp: self._create(tmp, chain_id or DEFAULT_CHAIN_ID, synchronous),
@@ -297,7 +313,7 @@ class EmbeddedChain(Chain):
         data = _check_data(data)
         if gas is not None and (isinstance(gas, bool) or not isinstance(gas, int) or gas <= 0):
             raise InvalidInputError(f"gas: expected a positive integer, got {gas!r}", field="gas")
-        key = _private_key(bytes(signer.key))
+        key = _private_key(bytes(check_signer(signer).key))
         sender = key.public_key.to_canonical_address()
         with self._guard():
             self._store.begin_block()
@@ -431,13 +447,10 @@ class EmbeddedChain(Chain):
         self, *, from_block: int | None = None, poll_interval: float = 0.5
     ) -> Iterator[BlockInfo]:
         """Yield blocks as they are committed, by this or any other process."""
-        next_number = self.block_number() + 1 if from_block is None else from_block
-        while True:
-            if next_number <= self.block_number():
-                yield self.get_block(next_number)
-                next_number += 1
-            else:
-                time.sleep(poll_interval)
+        # The starting point is fixed now, not at the first next(): blocks mined between
+        # this call and the first iteration are yielded too.
+        start = self.block_number() + 1 if from_block is None else from_block
+        return poll_blocks(self, start, poll_interval)
 
     def close(self) -> None:
         with self._lock:

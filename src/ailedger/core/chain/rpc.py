@@ -8,7 +8,6 @@ reason before anything is sent.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -24,9 +23,10 @@ from web3.exceptions import (
     Web3RPCError,
 )
 
+from ailedger.core.chain._polling import poll_blocks
 from ailedger.core.chain.base import BlockInfo, Chain, LogEntry, Receipt
 from ailedger.core.chain.revert import decode_revert_reason
-from ailedger.core.chain.validation import check_amount, to_checksum
+from ailedger.core.chain.validation import check_amount, check_signer, to_checksum
 from ailedger.errors import ChainError, InvalidInputError, NotFoundError, RevertError
 
 GAS_MARGIN = 1.2  # headroom over the estimate: the 63/64 rule can make estimates tight
@@ -137,6 +137,7 @@ class RpcChain(Chain):
         value: int = 0,
         gas: int | None = None,
     ) -> bytes:
+        check_signer(signer)
         tx: dict[str, Any] = {
             "from": signer.address,
             "data": _check_data(data),
@@ -149,14 +150,19 @@ class RpcChain(Chain):
             raise InvalidInputError(f"gas: expected a positive integer, got {gas!r}", field="gas")
         with self._rpc():
             eth = self._w3.eth
-            balance = int(eth.get_balance(signer.address))
+            # One HTTP round trip for the three reads (JSON-RPC batch).
+            with self._w3.batch_requests() as batch:
+                batch.add(eth.get_balance(signer.address))
+                batch.add(eth.get_block("latest"))
+                batch.add(eth.get_transaction_count(signer.address, "pending"))
+                raw_balance, latest, raw_nonce = batch.execute()
+            balance = int(raw_balance)  # type: ignore[call-overload]
             if balance < value:
                 raise _insufficient(signer.address, balance, value, 0, 0)
-            base_fee = int(eth.get_block("latest")["baseFeePerGas"])
-            priority = 0
-            tx["maxPriorityFeePerGas"] = priority
-            tx["maxFeePerGas"] = 2 * base_fee + priority
-            tx["nonce"] = int(eth.get_transaction_count(signer.address, "pending"))
+            # Room for the base fee to double before inclusion; no tip needed on our nodes.
+            tx["maxPriorityFeePerGas"] = 0
+            tx["maxFeePerGas"] = 2 * int(latest["baseFeePerGas"])  # type: ignore[index]
+            tx["nonce"] = int(raw_nonce)  # type: ignore[call-overload]
             if gas is None:
                 # Estimation executes the transaction: a revert raises here, before sending.
                 try:
@@ -172,7 +178,18 @@ class RpcChain(Chain):
                 raise _insufficient(signer.address, balance, value, gas, tx["maxFeePerGas"])
             tx.pop("from")
             signed = signer.sign_transaction(tx)
-            return bytes(eth.send_raw_transaction(signed.raw_transaction))
+            try:
+                return bytes(eth.send_raw_transaction(signed.raw_transaction))
+            except Web3RPCError as exc:
+                message = str(exc).lower()
+                if "intrinsic gas" in message or "gas too low" in message:
+                    raise InvalidInputError(
+                        f"gas: {gas} is below what this transaction needs ({exc})", field="gas"
+                    ) from exc
+                if "insufficient funds" in message:
+                    fee = tx["maxFeePerGas"]
+                    raise _insufficient(signer.address, balance, value, gas, fee) from exc
+                raise
 
     def wait_for_receipt(self, tx_hash: bytes, timeout: float = 60.0) -> Receipt:
         with self._rpc():
@@ -240,13 +257,10 @@ class RpcChain(Chain):
     def new_blocks(
         self, *, from_block: int | None = None, poll_interval: float = 0.5
     ) -> Iterator[BlockInfo]:
-        next_number = self.block_number() + 1 if from_block is None else from_block
-        while True:
-            if next_number <= self.block_number():
-                yield self.get_block(next_number)
-                next_number += 1
-            else:
-                time.sleep(poll_interval)
+        # The starting point is fixed now, not at the first next(): blocks mined between
+        # this call and the first iteration are yielded too.
+        start = self.block_number() + 1 if from_block is None else from_block
+        return poll_blocks(self, start, poll_interval)
 
     def close(self) -> None:
         self._session.close()

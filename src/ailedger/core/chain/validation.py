@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
+from eth_account.signers.local import LocalAccount
 from eth_utils import keccak
 
 from ailedger.errors import InvalidInputError
@@ -80,3 +81,13 @@ def check_amount(value: object, field: str = "value") -> int:
     if value >= 2**256:
         raise InvalidInputError(f"{field}: amount {value} does not fit in uint256", field=field)
     return value
+
+
+def check_signer(signer: object, field: str = "signer") -> LocalAccount:
+    """Return ``signer`` if it is an eth_account ``LocalAccount`` (it signs locally)."""
+    if not isinstance(signer, LocalAccount):
+        raise InvalidInputError(
+            f"{field}: expected an eth_account LocalAccount, got {type(signer).__name__}",
+            field=field,
+        )
+    return signer

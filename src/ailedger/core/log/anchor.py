@@ -8,13 +8,16 @@ anchored history from the chain alone (:meth:`Anchorer.chain_heads`).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from eth_account.signers.local import LocalAccount
 from eth_utils import keccak
 
-from ailedger.core.chain import Contract
 from ailedger.core.log.heads import Anchor, SignedTreeHead, TreeHead, registry_domain
 from ailedger.errors import InvalidInputError, RevertError
+
+if TYPE_CHECKING:
+    from ailedger.core.chain import Contract
 
 _ZERO_ADDRESS = "0x" + "00" * 20
 _ANCHORED_TOPIC = keccak(text="Anchored(bytes32,uint256,uint256,bytes32,uint64)")

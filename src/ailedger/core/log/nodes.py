@@ -15,7 +15,8 @@ decreasing size (:func:`perfect_subtrees`) whose hashes fold from the right into
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import hashlib
+from collections.abc import Iterable, Sequence
 
 from ailedger.core.log.merkle import EMPTY_ROOT, HASH_SIZE, hash_children
 
@@ -57,41 +58,56 @@ def fold(hashes: Sequence[bytes]) -> bytes:
 
 
 class CompactRange:
-    """The right border of the tree ``D[0:n]``: one perfect subtree per set bit of ``n``.
-
-    Enough to append and to compute the current root without reading storage.
+    """The right border of the tree ``D[0:n]``: one perfect subtree per set bit of ``n``,
+    largest first. Enough to append and to compute the current root without storage.
     """
 
-    __slots__ = ("_hashes", "_levels", "size")
+    __slots__ = ("_hashes", "size")
 
     def __init__(self, size: int = 0, hashes: Sequence[bytes] = ()) -> None:
-        levels = [level for level, _ in perfect_subtrees(0, size)] if size else []
-        if len(levels) != len(hashes):
-            raise ValueError(f"a tree of size {size} has {len(levels)} peaks, got {len(hashes)}")
+        if len(hashes) != size.bit_count():
+            raise ValueError(
+                f"a tree of size {size} has {size.bit_count()} peaks, got {len(hashes)}"
+            )
         self.size = size
-        self._levels = levels
         self._hashes = list(hashes)
 
     def append(self, leaf_hash: bytes) -> bytes:
         """Add a leaf; return the node blob for its row (every subtree it completes)."""
-        levels, hashes = self._levels, self._hashes
-        completed = [leaf_hash]
-        node, level = leaf_hash, 0
-        while levels and levels[-1] == level:
-            levels.pop()
-            node = hash_children(hashes.pop(), node)
-            level += 1
-            completed.append(node)
-        levels.append(level)
-        hashes.append(node)
-        self.size += 1
-        return b"".join(completed)
+        return self.extend([leaf_hash])[0]
+
+    def extend(self, leaf_hashes: Iterable[bytes]) -> list[bytes]:
+        """Add leaves; return each one's node blob.
+
+        Leaf ``n`` completes one subtree per trailing one bit of ``n``: each merges
+        the peak on top of the stack with the new node (the hot loop of appending).
+        """
+        n, blobs = self.size, []
+        pop, push, blob = self._hashes.pop, self._hashes.append, blobs.append
+        sha256 = hashlib.sha256
+        for node in leaf_hashes:
+            if n & 1:
+                parent = sha256(b"\x01" + pop() + node).digest()
+                if n & 2:
+                    completed, m = [node, parent], n >> 1
+                    while m & 1:
+                        parent = sha256(b"\x01" + pop() + parent).digest()
+                        completed.append(parent)
+                        m >>= 1
+                    blob(b"".join(completed))
+                else:  # the common odd case: the leaf completes exactly one pair
+                    blob(node + parent)
+                node = parent
+            else:
+                blob(node)
+            push(node)
+            n += 1
+        self.size = n
+        return blobs
 
     def copy(self) -> CompactRange:
         """An independent copy (to roll back a failed append)."""
-        clone = CompactRange()
-        clone.size, clone._levels, clone._hashes = self.size, list(self._levels), list(self._hashes)
-        return clone
+        return CompactRange(self.size, self._hashes)
 
     def root(self) -> bytes:
         """``MTH(D[0:n])`` for the current size ``n``."""

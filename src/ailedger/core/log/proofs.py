@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from ailedger.core.log import merkle
 from ailedger.errors import InvalidInputError
 
 
-@dataclass(frozen=True)
-class LeafRef:
+class LeafRef(NamedTuple):
     """Where a record landed: its index and RFC 9162 leaf hash."""
 
     index: int

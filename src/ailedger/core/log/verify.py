@@ -23,11 +23,18 @@ from ailedger.errors import AILedgerError, IntegrityError
 
 
 class LogTamperedError(IntegrityError):
-    """The log's records disagree with what commits to them; ``index`` is the first bad one."""
+    """The log's records disagree with what commits to them.
 
-    def __init__(self, message: str, *, index: int) -> None:
+    ``index`` is the first record that may be bad: every record before it is proven by
+    what was checked. ``last`` is the record by which the damage is certain; the two are
+    equal when the evidence pins one record (a changed record, a gap), otherwise the
+    first bad record lies in ``index .. last``.
+    """
+
+    def __init__(self, message: str, *, index: int, last: int | None = None) -> None:
         super().__init__(message, field="records")
         self.index = index
+        self.last = index if last is None else last
 
 
 @dataclass(frozen=True)
@@ -90,21 +97,25 @@ def _check_records(
                     index=tree.size,
                 )
             )
-            break
+            return tree.size, roots
         computed = tree.append(hash_leaf(entry))
         if computed != stored:
             findings.append(_node_mismatch(index, computed, stored))
-            break
+            return index, roots
         if tree.size in checkpoints:
             roots[tree.size] = tree.root()
-    if findings:  # the tree holds the mismatching record too: one fewer verified
-        return tree.size - 1, roots
     roots[tree.size] = tree.root()
     return tree.size, roots
 
 
 def _node_mismatch(index: int, computed: bytes, stored: bytes) -> LogTamperedError:
-    for level in range(min(len(computed), len(stored)) // HASH_SIZE):
+    """Locate the damage from the lowest tree level at which row ``index`` disagrees.
+
+    The node of level ``l`` ending at ``index`` covers ``2**l`` records; every row before
+    ``index`` verified, so the damage is within that subtree.
+    """
+    levels = min(len(computed), len(stored)) // HASH_SIZE
+    for level in range(levels):
         part = slice(level * HASH_SIZE, (level + 1) * HASH_SIZE)
         if computed[part] != stored[part]:
             if level == 0:
@@ -113,18 +124,23 @@ def _node_mismatch(index: int, computed: bytes, stored: bytes) -> LogTamperedErr
                     f"the stored tree has {stored[part].hex()}",
                     index=index,
                 )
-            # The stored hash of the subtree ending here covers 2**level records.
             first = index + 1 - (1 << level)
             return LogTamperedError(
                 f"records {first}..{index} were changed, removed, inserted or reordered: "
                 f"their subtree hash is {computed[part].hex()}, the stored tree has "
                 f"{stored[part].hex()}",
                 index=first,
+                last=index,
             )
+    # Same nodes as far as both go, but a different count: the row was made for another
+    # position. The first level one side lacks bounds the subtree the damage is in.
+    first = max(0, index + 1 - (1 << levels))
     return LogTamperedError(
         f"record {index} sits at the wrong position: it carries "
-        f"{len(stored) // HASH_SIZE} tree nodes, expected {len(computed) // HASH_SIZE}",
-        index=index,
+        f"{len(stored) // HASH_SIZE} tree nodes, expected {len(computed) // HASH_SIZE}; "
+        f"records {first}..{index} were removed, inserted or reordered",
+        index=first,
+        last=index,
     )
 
 
@@ -153,6 +169,7 @@ def _check_root(
                 f"{roots[tree_size].hex()}: a record from index {previous} to "
                 f"{tree_size - 1} was rewritten",
                 index=previous,
+                last=tree_size - 1,
             )
         )
         return False
@@ -213,6 +230,7 @@ def _check_chain(
                         f"anchored heads {previous.tree_size} and {head.tree_size} are not "
                         f"consistent: {error}",
                         index=start,
+                        last=head.tree_size - 1,
                     )
                 )
                 break

@@ -1,0 +1,33 @@
+"""`ailedger log ...`: inspect and verify the transparency logs."""
+
+from __future__ import annotations
+
+import typer
+from rich.console import Console
+
+from ailedger.config import Settings
+from ailedger.core.log import verify_log
+from ailedger.platform import Platform
+
+app = typer.Typer(help="Inspect and verify transparency logs.", no_args_is_help=True)
+console = Console()
+
+
+@app.command("verify")
+def verify(name: str = typer.Argument("decisions", help="Log name.")) -> None:
+    """Recompute the log from its records and check every signed and anchored head.
+
+    Exits non-zero naming the first bad record if anything was changed, removed,
+    inserted, reordered or rewritten.
+    """
+    with Platform.open(Settings()) as platform:
+        log = platform.open_log(name)
+        try:
+            report = verify_log(log.store, log.anchorer)
+        finally:
+            log.close()
+    console.print(
+        f"[green]log '{name}' verified[/]: {report.records} records, root "
+        f"0x{report.root.hex()}, {report.signed_heads} signed heads, "
+        f"{report.chain_heads} anchored on chain (up to size {report.anchored_size})"
+    )
