@@ -627,6 +627,8 @@ def test_withdraw_cannot_be_reentered_by_the_token(registry, deployer, alice, se
     message = {"channelId": channel_id, "nonce": 1, "amount": 2 * PRICE}
     signature = sign_typed(alice, domain, "Voucher", VOUCHER_TYPES, message)
     channels.claim(channel_id, (channel_id, 1, 2 * PRICE), signature, sender=service.address)
-    channels.withdraw(PRICE, sender=service.address)
+    # Without the lock the nested withdraw would succeed and pay twice; with it, all reverts.
+    with boa.reverts():
+        channels.withdraw(PRICE, sender=service.address)
     assert channels.balance_of(service.address) == 2 * PRICE
     assert not evil.reentered()

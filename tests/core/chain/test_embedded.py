@@ -73,6 +73,7 @@ def test_open_chain_is_embedded_without_a_url(settings: Settings) -> None:
         chain.close()
 
 
+@pytest.mark.slow
 def test_open_chain_is_rpc_with_a_url(settings: Settings, anvil_url: str) -> None:
     chain = open_chain(settings.model_copy(update={"chain_url": anvil_url}))
     try:

@@ -32,7 +32,7 @@ from pathlib import Path
 
 from eth import constants
 from eth._utils.address import generate_contract_address
-from eth.abc import BlockHeaderAPI, ComputationAPI, SignedTransactionAPI
+from eth.abc import BlockHeaderAPI, ComputationAPI, ReceiptAPI, SignedTransactionAPI
 from eth.chains.base import MiningChain
 from eth.consensus.context import ConsensusContext
 from eth.db.chain import ChainDB
@@ -383,7 +383,7 @@ class EmbeddedChain(Chain):
         )
         mined = vm.mine_block(block).block
         self._chaindb.persist_block(mined)
-        self._commit_index(mined.header, tx, sender, receipts[0], computation)
+        self._commit_index(mined.header, tx, sender, receipts[0])
         return tx.hash
 
     def _commit_index(
@@ -391,18 +391,18 @@ class EmbeddedChain(Chain):
         header: BlockHeaderAPI,
         tx: SignedTransactionAPI,
         sender: bytes,
-        receipt: object,
-        computation: ComputationAPI,
+        receipt: ReceiptAPI,
     ) -> None:
+        """Write the block's index rows and COMMIT it with py-evm's buffered writes."""
         number = header.block_number
         created = generate_contract_address(sender, tx.nonce) if not tx.to else None
         logs: list[LogRow] = []
-        for index, log in enumerate(receipt.logs):  # type: ignore[attr-defined]
+        for index, log in enumerate(receipt.logs):
             topics = [t.to_bytes(32, "big") for t in log.topics] + [None] * (4 - len(log.topics))
             logs.append((number, index, tx.hash, log.address, *topics, log.data))
         self._store.commit_block(
             (number, header.hash, header.timestamp, tx.hash),
-            [(tx.hash, number, 0, 1, receipt.gas_used, created)],  # type: ignore[attr-defined]
+            [(tx.hash, number, 0, 1, receipt.gas_used, created)],
             logs,
         )
 

@@ -9,6 +9,7 @@ stores it, and anchors it on chain with one transaction.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import threading
@@ -89,7 +90,7 @@ class TransparencyLog:
 
     def append_many(self, items: Iterable[bytes]) -> list[LeafRef]:
         """Append records in one transaction: all are stored, or none (then it raises)."""
-        entries = [_check_record(i, data) for i, data in enumerate(items)]
+        entries = _check_records(items)
         if not entries:
             return []
         sha256 = hashlib.sha256
@@ -106,8 +107,9 @@ class TransparencyLog:
                 self._range = saved
                 raise
             self._after_append()
-        # LeafRef._make is tuple.__new__: builds 10,000 refs without a Python call each.
-        return list(map(LeafRef._make, zip(range(start, start + len(entries)), leaf_hashes)))
+        # tuple.__new__ straight from C: no Python-level call per ref on the hot path.
+        refs = zip(range(start, start + len(entries)), leaf_hashes, strict=True)
+        return list(map(_new_leaf_ref, refs))
 
     def _after_append(self) -> None:
         if self.anchorer is not None and self.batch_due():
@@ -286,6 +288,20 @@ def _slice(blob: bytes | None, row: int, level: int) -> bytes:
     if blob is None or len(blob) < start + merkle.HASH_SIZE:
         raise IntegrityError(f"stored tree node (level {level}) of record {row} is missing")
     return blob[start : start + merkle.HASH_SIZE]
+
+
+_new_leaf_ref = functools.partial(tuple.__new__, LeafRef)
+
+
+def _check_records(items: Iterable[bytes]) -> list[bytes]:
+    """The records as a list of ``bytes``, or InvalidInputError naming the first bad one."""
+    entries = items if isinstance(items, list) else list(items)
+    # Fast path for the common case (all bytes, none too large) without a call per record.
+    if all(type(entry) is bytes for entry in entries) and (
+        not entries or max(map(len, entries)) <= MAX_RECORD_BYTES
+    ):
+        return entries
+    return [_check_record(i, data) for i, data in enumerate(entries)]
 
 
 def _check_record(position: int, data: object) -> bytes:
