@@ -8,6 +8,7 @@ typed ``Contract`` wrappers built on it.
 
 from __future__ import annotations
 
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -135,11 +136,27 @@ class Chain(ABC):
     ) -> list[LogEntry]:
         """Logs matching an ``eth_getLogs``-style filter, in chain order."""
 
-    @abstractmethod
     def new_blocks(
         self, *, from_block: int | None = None, poll_interval: float = 0.5
     ) -> Iterator[BlockInfo]:
-        """Yield each new block as it is mined (from ``from_block``, default the next one)."""
+        """Yield each new block as it is mined (from ``from_block``, default the next one).
+
+        Polling (rather than a push subscription) works the same for a node over HTTP
+        and for an embedded chain written to by other processes. The starting point is
+        fixed now, not at the first ``next()``: blocks mined in between are yielded too.
+        """
+        next_number = self.block_number() + 1 if from_block is None else from_block
+
+        def poll() -> Iterator[BlockInfo]:
+            number = next_number
+            while True:
+                if number <= self.block_number():
+                    yield self.get_block(number)
+                    number += 1
+                else:
+                    time.sleep(poll_interval)
+
+        return poll()
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release files and connections."""

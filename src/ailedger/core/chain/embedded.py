@@ -43,12 +43,16 @@ from eth_account.signers.local import LocalAccount
 from eth_keys import keys
 from eth_utils import to_checksum_address
 
-from ailedger.core.chain._polling import poll_blocks
 from ailedger.core.chain._store import ChainStore, LogRow, create_file_atomically
 from ailedger.core.chain.accounts import DEV_BALANCE_WEI, dev_accounts
 from ailedger.core.chain.base import BlockInfo, Chain, LogEntry, Receipt
 from ailedger.core.chain.revert import decode_revert_reason
-from ailedger.core.chain.validation import check_amount, check_signer, to_address_bytes
+from ailedger.core.chain.validation import (
+    check_amount,
+    check_data,
+    check_signer,
+    to_address_bytes,
+)
 from ailedger.errors import (
     ChainError,
     IntegrityError,
@@ -277,7 +281,7 @@ class EmbeddedChain(Chain):
         target = to_address_bytes(to, "to")
         origin = _ZERO_ADDRESS if sender is None else to_address_bytes(sender, "sender")
         check_amount(value)
-        data = _check_data(data)
+        data = check_data(data)
         with self._guard():
             header = self._next_header(self._chaindb.get_canonical_head())
             vm = self._vm(header)
@@ -310,7 +314,7 @@ class EmbeddedChain(Chain):
     ) -> bytes:
         target = b"" if to is None else to_address_bytes(to, "to")
         check_amount(value)
-        data = _check_data(data)
+        data = check_data(data)
         if gas is not None and (isinstance(gas, bool) or not isinstance(gas, int) or gas <= 0):
             raise InvalidInputError(f"gas: expected a positive integer, got {gas!r}", field="gas")
         key = _private_key(bytes(check_signer(signer).key))
@@ -443,15 +447,6 @@ class EmbeddedChain(Chain):
             rows = self._store.query_logs(addresses, topic_filter, from_block, last)
         return [_log_entry(r) for r in rows]
 
-    def new_blocks(
-        self, *, from_block: int | None = None, poll_interval: float = 0.5
-    ) -> Iterator[BlockInfo]:
-        """Yield blocks as they are committed, by this or any other process."""
-        # The starting point is fixed now, not at the first next(): blocks mined between
-        # this call and the first iteration are yielded too.
-        start = self.block_number() + 1 if from_block is None else from_block
-        return poll_blocks(self, start, poll_interval)
-
     def close(self) -> None:
         with self._lock:
             if not self._closed:
@@ -466,12 +461,6 @@ class EmbeddedChain(Chain):
 
 
 # -- helpers ------------------------------------------------------------------------------
-
-
-def _check_data(data: object) -> bytes:
-    if not isinstance(data, bytes | bytearray):
-        raise InvalidInputError(f"data: expected bytes, got {type(data).__name__}", field="data")
-    return bytes(data)
 
 
 def _intrinsic_gas(to: bytes, data: bytes) -> int:

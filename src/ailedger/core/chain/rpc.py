@@ -23,10 +23,9 @@ from web3.exceptions import (
     Web3RPCError,
 )
 
-from ailedger.core.chain._polling import poll_blocks
 from ailedger.core.chain.base import BlockInfo, Chain, LogEntry, Receipt
 from ailedger.core.chain.revert import decode_revert_reason
-from ailedger.core.chain.validation import check_amount, check_signer, to_checksum
+from ailedger.core.chain.validation import check_amount, check_data, check_signer, to_checksum
 from ailedger.errors import ChainError, InvalidInputError, NotFoundError, RevertError
 
 GAS_MARGIN = 1.2  # headroom over the estimate: the 63/64 rule can make estimates tight
@@ -118,7 +117,7 @@ class RpcChain(Chain):
             return bytes(self._w3.eth.get_code(checksummed))
 
     def call(self, to: str, data: bytes, *, sender: str | None = None, value: int = 0) -> bytes:
-        tx: dict[str, Any] = {"to": to_checksum(to, "to"), "data": _check_data(data)}
+        tx: dict[str, Any] = {"to": to_checksum(to, "to"), "data": check_data(data)}
         if sender is not None:
             tx["from"] = to_checksum(sender, "sender")
         if check_amount(value):
@@ -140,7 +139,7 @@ class RpcChain(Chain):
         check_signer(signer)
         tx: dict[str, Any] = {
             "from": signer.address,
-            "data": _check_data(data),
+            "data": check_data(data),
             "value": check_amount(value),
             "chainId": self._chain_id,
         }
@@ -254,22 +253,8 @@ class RpcChain(Chain):
             raw = self._w3.eth.get_logs(params)  # type: ignore[arg-type]
         return [_log_entry(log) for log in raw]
 
-    def new_blocks(
-        self, *, from_block: int | None = None, poll_interval: float = 0.5
-    ) -> Iterator[BlockInfo]:
-        # The starting point is fixed now, not at the first next(): blocks mined between
-        # this call and the first iteration are yielded too.
-        start = self.block_number() + 1 if from_block is None else from_block
-        return poll_blocks(self, start, poll_interval)
-
     def close(self) -> None:
         self._session.close()
-
-
-def _check_data(data: object) -> bytes:
-    if not isinstance(data, bytes | bytearray):
-        raise InvalidInputError(f"data: expected bytes, got {type(data).__name__}", field="data")
-    return bytes(data)
 
 
 def _reason(exc: ContractLogicError) -> str:

@@ -91,3 +91,10 @@ def check_signer(signer: object, field: str = "signer") -> LocalAccount:
             field=field,
         )
     return signer
+
+
+def check_data(data: object) -> bytes:
+    """Call or init data: bytes (or bytearray), else ``InvalidInputError``."""
+    if not isinstance(data, bytes | bytearray):
+        raise InvalidInputError(f"data: expected bytes, got {type(data).__name__}", field="data")
+    return bytes(data)
