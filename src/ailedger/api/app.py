@@ -16,6 +16,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from ailedger import __version__
+from ailedger.api import audit as audit_api
 from ailedger.api.deps import get_platform
 from ailedger.config import Settings
 from ailedger.errors import AILedgerError
@@ -32,6 +33,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         try:
             yield
         finally:
+            audit_api.shutdown(app)
             app.state.platform.close()
 
     app = FastAPI(title="ailedger", version=__version__, lifespan=lifespan)
@@ -62,8 +64,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     def chain(platform: Platform = Depends(get_platform)) -> dict:
         return asdict(platform.status())
 
+    app.include_router(audit_api.router)
+
+    from ailedger.web import audit as web_audit
     from ailedger.web import routes as web_routes
 
     app.include_router(web_routes.router)
+    app.include_router(web_audit.router)
     web_routes.mount_static(app)
     return app

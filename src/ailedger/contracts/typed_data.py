@@ -12,18 +12,22 @@ from ailedger.core.identity import Domain, TypeFields
 __all__ = [
     "ALT_TOKEN_DOMAIN_NAME",
     "ANCHOR_REGISTRY_DOMAIN_NAME",
+    "DATA_MARKET_DOMAIN_NAME",
+    "DELIVERY_TYPES",
     "PAYMENT_CHANNELS_DOMAIN_NAME",
     "PERMIT_TYPES",
     "TREE_HEAD_TYPES",
     "VOUCHER_TYPES",
     "alt_token_domain",
     "anchor_registry_domain",
+    "data_market_domain",
     "payment_channels_domain",
 ]
 
 ANCHOR_REGISTRY_DOMAIN_NAME = "AILedger AnchorRegistry"
 ALT_TOKEN_DOMAIN_NAME = "AILedger Token"
 PAYMENT_CHANNELS_DOMAIN_NAME = "AILedger PaymentChannels"
+DATA_MARKET_DOMAIN_NAME = "AILedger DataMarket"
 _VERSION = "1"
 
 # Field names and order must match TREE_HEAD_TYPEHASH in AnchorRegistry.vy.
@@ -72,3 +76,19 @@ def alt_token_domain(chain_id: int, token_address: str) -> Domain:
 def payment_channels_domain(chain_id: int, channels_address: str) -> Domain:
     """The domain of channel vouchers for the PaymentChannels at ``channels_address``."""
     return Domain(PAYMENT_CHANNELS_DOMAIN_NAME, _VERSION, chain_id, channels_address)
+
+
+# Field names and order must match DELIVERY_TYPEHASH in DataMarket.vy. The buyer signs it
+# once the delivered key opened the dataset (or the job's model arrived); the seller submits
+# it to release the escrow.
+DELIVERY_TYPES: TypeFields = {
+    "Delivery": [
+        {"name": "purchaseId", "type": "uint256"},
+        {"name": "deliveryHash", "type": "bytes32"},
+    ]
+}
+
+
+def data_market_domain(chain_id: int, market_address: str) -> Domain:
+    """The domain of delivery acknowledgements for the DataMarket at ``market_address``."""
+    return Domain(DATA_MARKET_DOMAIN_NAME, _VERSION, chain_id, market_address)

@@ -193,3 +193,14 @@ def test_tampering_is_an_integrity_error_with_the_index(path, attacker):
         _verify(path)
     assert caught.value.index == 0
     assert caught.value.field == "records"
+
+
+def test_log_over_a_damaged_store_still_opens_for_verification(path, attacker):
+    attacker.execute("DELETE FROM records WHERE idx = 35")  # a node of the right border
+    log = TransparencyLog(SqliteStore(path))
+    assert log.size == 37
+    with pytest.raises(LogTamperedError, match="record 35 is missing"):
+        verify_log(log.store)
+    with pytest.raises(IntegrityError, match=r"stored tree node .* of record 35 is missing"):
+        log.root()
+    log.close()

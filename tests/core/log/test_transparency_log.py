@@ -12,6 +12,7 @@ from ailedger.core.log import (
     BatchPolicy,
     ConsistencyProof,
     InclusionProof,
+    PostgresStore,
     SqliteStore,
     TransparencyLog,
     hash_leaf,
@@ -227,3 +228,23 @@ def test_open_store_rejects_a_non_postgres_url(settings):
 def test_open_store_rejects_a_name_that_is_not_an_identifier(settings):
     with pytest.raises(InvalidInputError, match="log name: expected an identifier"):
         open_store(settings, name="../etc")
+
+
+def test_append_many_refs_behave_like_a_list(log):
+    refs = log.append_many([b"a", b"b", b"c"])
+    assert len(refs) == 3
+    assert refs[-1] == (2, hash_leaf(b"c"))
+    assert refs[1:] == [(1, hash_leaf(b"b")), (2, hash_leaf(b"c"))]
+    assert list(refs) == [refs[0], refs[1], refs[2]]
+    with pytest.raises(IndexError, match="leaf ref 3 out of range"):
+        refs[3]
+
+
+def test_appending_nothing_stores_nothing(log):
+    assert len(log.append_many([])) == 0
+    assert log.size == 0
+
+
+def test_postgres_store_with_unreachable_server_names_the_url_field():
+    with pytest.raises(InvalidInputError, match="database_url: cannot connect to PostgreSQL"):
+        PostgresStore("postgresql://nobody@127.0.0.1:1/none?connect_timeout=1")

@@ -7,7 +7,8 @@ Public API (stable; everything else in this package may change)::
     TransparencyLog(store, *, anchorer=None, policy=BatchPolicy(), clock=time.time)
         .size -> int
         .append(data: bytes) -> LeafRef(index, leaf_hash)      # durable when it returns
-        .append_many(items: Iterable[bytes]) -> list[LeafRef]   # one transaction
+        .append_many(items: Iterable[bytes]) -> LeafRefs        # one transaction; a
+                                                  # Sequence[LeafRef], refs made when read
         .record(index) -> bytes
         .leaf_hash(index) -> bytes
         .root(size=None) -> bytes
@@ -30,7 +31,7 @@ Public API (stable; everything else in this package may change)::
     Anchor(tree_size, chain_id, registry, index, tx_hash, block_number); .to_dict/.from_dict
     InclusionProof.verify(leaf_hash, root); ConsistencyProof.verify(old_root, new_root)
     registry_domain(chain_id, registry_address) -> Domain
-    verify_log(store, anchorer=None) -> LogReport      # raises LogTamperedError(index=...)
+    verify_log(store, anchorer=None) -> LogReport  # raises LogTamperedError(index, last)
     hash_leaf(data) -> bytes; verify_inclusion(...); verify_consistency(...)  # RFC 9162
     Errors: ProofError > InclusionProofError, ConsistencyProofError; LogTamperedError
             (all IntegrityError); bad arguments raise InvalidInputError / NotFoundError.
@@ -64,7 +65,7 @@ from ailedger.core.log.merkle import (
     verify_consistency,
     verify_inclusion,
 )
-from ailedger.core.log.proofs import ConsistencyProof, InclusionProof, LeafRef
+from ailedger.core.log.proofs import ConsistencyProof, InclusionProof, LeafRef, LeafRefs
 from ailedger.core.log.sqlstore import PostgresStore, SqliteStore
 from ailedger.core.log.store import LogStore
 from ailedger.core.log.verify import LogReport, LogTamperedError, verify_log
@@ -101,6 +102,7 @@ __all__ = [
     "InclusionProof",
     "InclusionProofError",
     "LeafRef",
+    "LeafRefs",
     "LogReport",
     "LogStore",
     "LogTamperedError",

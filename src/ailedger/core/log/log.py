@@ -9,7 +9,6 @@ stores it, and anchors it on chain with one transaction.
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import logging
 import threading
@@ -21,7 +20,7 @@ from ailedger.core.log import merkle
 from ailedger.core.log.anchor import Anchorer
 from ailedger.core.log.heads import Anchor, SignedTreeHead, TreeHead
 from ailedger.core.log.nodes import CompactRange, fold, node_offset, node_row, perfect_subtrees
-from ailedger.core.log.proofs import ConsistencyProof, InclusionProof, LeafRef
+from ailedger.core.log.proofs import ConsistencyProof, InclusionProof, LeafRef, LeafRefs
 from ailedger.core.log.store import LogStore
 from ailedger.errors import AILedgerError, IntegrityError, InvalidInputError, NotFoundError
 
@@ -69,9 +68,9 @@ class TransparencyLog:
         self.policy = policy or BatchPolicy()
         self._clock = clock
         self._lock = threading.RLock()
-        size = store.size()
-        peaks = perfect_subtrees(0, size) if size else []
-        self._range = CompactRange(size, [self._node(level, i) for level, i in peaks])
+        # The right border is read on first use, so that a damaged store still opens
+        # (for verify_log to say what is wrong with it).
+        self._border: CompactRange | None = None
         heads = store.heads()
         self._head_size = heads[-1].head.tree_size if heads else 0
         self._batch_started = clock()
@@ -82,17 +81,28 @@ class TransparencyLog:
     @property
     def size(self) -> int:
         """Number of records in the log."""
-        return self._range.size
+        return self.store.size() if self._border is None else self._border.size
+
+    @property
+    def _range(self) -> CompactRange:
+        if self._border is None:
+            size = self.store.size()
+            peaks = perfect_subtrees(0, size) if size else []
+            self._border = CompactRange(size, [self._node(level, i) for level, i in peaks])
+        return self._border
 
     def append(self, data: bytes) -> LeafRef:
         """Append one record; return once it is durably stored."""
         return self.append_many([data])[0]
 
-    def append_many(self, items: Iterable[bytes]) -> list[LeafRef]:
-        """Append records in one transaction: all are stored, or none (then it raises)."""
+    def append_many(self, items: Iterable[bytes]) -> LeafRefs:
+        """Append records in one transaction: all are stored, or none (then it raises).
+
+        Returns a sequence of :class:`LeafRef`, one per record, in order.
+        """
         entries = _check_records(items)
         if not entries:
-            return []
+            return LeafRefs(self.size, [])
         sha256 = hashlib.sha256
         leaf_hashes = [sha256(b"\x00" + entry).digest() for entry in entries]
         with self._lock:
@@ -104,12 +114,10 @@ class TransparencyLog:
             try:
                 self.store.append(start, entries, blobs)
             except BaseException:
-                self._range = saved
+                self._border = saved
                 raise
             self._after_append()
-        # tuple.__new__ straight from C: no Python-level call per ref on the hot path.
-        refs = zip(range(start, start + len(entries)), leaf_hashes, strict=True)
-        return list(map(_new_leaf_ref, refs))
+        return LeafRefs(start, leaf_hashes)
 
     def _after_append(self) -> None:
         if self.anchorer is not None and self.batch_due():
@@ -288,9 +296,6 @@ def _slice(blob: bytes | None, row: int, level: int) -> bytes:
     if blob is None or len(blob) < start + merkle.HASH_SIZE:
         raise IntegrityError(f"stored tree node (level {level}) of record {row} is missing")
     return blob[start : start + merkle.HASH_SIZE]
-
-
-_new_leaf_ref = functools.partial(tuple.__new__, LeafRef)
 
 
 def _check_records(items: Iterable[bytes]) -> list[bytes]:

@@ -16,7 +16,7 @@ decreasing size (:func:`perfect_subtrees`) whose hashes fold from the right into
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 
 from ailedger.core.log.merkle import EMPTY_ROOT, HASH_SIZE, hash_children
 
@@ -76,33 +76,36 @@ class CompactRange:
         """Add a leaf; return the node blob for its row (every subtree it completes)."""
         return self.extend([leaf_hash])[0]
 
-    def extend(self, leaf_hashes: Iterable[bytes]) -> list[bytes]:
-        """Add leaves; return each one's node blob.
+    def extend(self, leaf_hashes: Sequence[bytes]) -> list[bytes]:
+        """Add leaves; return each one's node blob (its leaf hash, then every subtree it
+        completes, lowest level first).
 
-        Leaf ``n`` completes one subtree per trailing one bit of ``n``: each merges
-        the peak on top of the stack with the new node (the hot loop of appending).
+        Works a level at a time so that the hashing runs in list comprehensions (the hot
+        path of appending): the new nodes of a level pair up, after the peak left of
+        them when they start at an odd index, into the next level's nodes; an odd one
+        out at the end is the level's new peak.
         """
-        n, blobs = self.size, []
-        pop, push, blob = self._hashes.pop, self._hashes.append, blobs.append
-        sha256 = hashlib.sha256
-        for node in leaf_hashes:
-            if n & 1:
-                parent = sha256(b"\x01" + pop() + node).digest()
-                if n & 2:
-                    completed, m = [node, parent], n >> 1
-                    while m & 1:
-                        parent = sha256(b"\x01" + pop() + parent).digest()
-                        completed.append(parent)
-                        m >>= 1
-                    blob(b"".join(completed))
-                else:  # the common odd case: the leaf completes exactly one pair
-                    blob(node + parent)
-                node = parent
-            else:
-                blob(node)
-            push(node)
-            n += 1
-        self.size = n
+        sha256, start = hashlib.sha256, self.size
+        blobs = list(leaf_hashes)
+        nodes, first, level = blobs, start, 0  # `first`: level index of nodes[0]
+        kept = len(self._hashes)  # old peaks, highest first, not merged (yet)
+        new_peaks = []
+        while nodes:
+            if first & 1:
+                kept -= 1
+                nodes = [self._hashes[kept], *nodes]
+                first -= 1
+            if len(nodes) & 1:
+                new_peaks.append(nodes[-1])
+            pairs = zip(nodes[::2], nodes[1::2], strict=False)  # drops the odd one out
+            nodes = [sha256(b"\x01" + a + b).digest() for a, b in pairs]
+            level, first = level + 1, first >> 1
+            if nodes:  # node j of this level is stored in the row of leaf (j + 1) * 2**level - 1
+                step = 1 << level
+                rows = slice((first + 1) * step - 1 - start, None, step)
+                blobs[rows] = list(map(bytes.__add__, blobs[rows], nodes))
+        self._hashes[kept:] = new_peaks[::-1]
+        self.size = start + len(blobs)
         return blobs
 
     def copy(self) -> CompactRange:

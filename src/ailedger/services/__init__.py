@@ -1,0 +1,84 @@
+"""Tokenized AI services: models in a registry, paid per call through payment channels.
+
+Public API (everything else in this package may change)::
+
+    deploy_service_contracts(platform) -> ServiceContracts(registry, channels, token)
+    service_contracts(platform) -> ServiceContracts                 # already deployed
+    ModelRegistryClient: .register(owner, name, model_hash=, card_hash=, price=, endpoint=)
+        .update_price / .update_endpoint / .deprecate / .get(model_id) / .find(name) / .all()
+    ChannelsClient: .open(consumer, model_id, deposit, expiry) / .top_up / .extend / .reclaim
+        .claim(service, voucher) / .withdraw(account) / .get(id) / .opened(consumer=, model_id=)
+    VoucherSigner(chain_id, channels_address).sign(account, channel_id, nonce, amount)
+    ServiceHost(model=, listing=, account=, registry=, channels=, store=, log=, policy=)
+        .handle(request_json) -> response_json; .claim_due(); .claim_all(); .proof(index)
+    create_host_app(host, claim_interval=30.0) -> FastAPI          # `ailedger services serve`
+    ServiceClient(account, registry, channels, transport_for=...)
+        .discover(name) / .channel_for(listing, deposit=) / .call(listing, input) -> PaidCall
+        .prove(call) -> CallProofReport
+    verify_call_proof(proof, chain, registry, expected_receipt=None) -> CallProofReport
+    diagnosis_model() / credit_model() / build_model(name) -> ServedModel
+    run_services_scenario(platform, console) -> ServicesSummary     # the demo step
+    Errors: PaymentRequiredError (402), ModelDeprecatedError (410), plus ailedger.errors.
+"""
+
+from __future__ import annotations
+
+from ailedger.services.channels import ChannelsClient, ChannelState, ClaimResult
+from ailedger.services.client import PaidCall, ServiceClient
+from ailedger.services.deployment import (
+    ServiceContracts,
+    deploy_service_contracts,
+    service_contracts,
+)
+from ailedger.services.errors import ModelDeprecatedError, PaymentRequiredError
+from ailedger.services.host import ClaimPolicy, PaidResponse, ServiceHost
+from ailedger.services.models import (
+    ServedModel,
+    build_model,
+    credit_model,
+    diagnosis_model,
+    load_model,
+    save_model,
+)
+from ailedger.services.proofs import CallProofReport, verify_call_proof
+from ailedger.services.receipts import CallReceipt, ReceiptSigner, call_record, commit
+from ailedger.services.registry import ModelListing, ModelRegistryClient
+from ailedger.services.store import VoucherStore
+from ailedger.services.transport import HttpTransport, LocalTransport, Transport
+from ailedger.services.vouchers import Voucher, VoucherSigner
+
+__all__ = [
+    "CallProofReport",
+    "CallReceipt",
+    "ChannelState",
+    "ChannelsClient",
+    "ClaimPolicy",
+    "ClaimResult",
+    "HttpTransport",
+    "LocalTransport",
+    "ModelDeprecatedError",
+    "ModelListing",
+    "ModelRegistryClient",
+    "PaidCall",
+    "PaidResponse",
+    "PaymentRequiredError",
+    "ReceiptSigner",
+    "ServedModel",
+    "ServiceClient",
+    "ServiceContracts",
+    "ServiceHost",
+    "Transport",
+    "Voucher",
+    "VoucherSigner",
+    "VoucherStore",
+    "build_model",
+    "call_record",
+    "commit",
+    "credit_model",
+    "deploy_service_contracts",
+    "diagnosis_model",
+    "load_model",
+    "save_model",
+    "service_contracts",
+    "verify_call_proof",
+]

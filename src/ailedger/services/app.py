@@ -1,0 +1,127 @@
+"""The HTTP face of a :class:`ServiceHost` (``ailedger services serve <model>``).
+
+Routes: ``POST /call`` (a paid call), ``GET /info``, ``GET /channels/{id}``,
+``GET /proofs/{log_index}``, ``GET /health``. Errors are JSON
+``{"error", "message", "field"}`` with the error's HTTP status (402 for a voucher
+that does not pay, 410 for a deprecated model).
+
+While the app runs, a background thread re-reads the listing, claims what the
+:class:`ClaimPolicy` says is due and closes log batches that are due; when the
+app stops it claims every channel with something unclaimed, so a clean shutdown
+leaves nothing to claim (a crash leaves the vouchers on disk for the next start).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import Body, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+from ailedger.errors import AILedgerError
+from ailedger.services.host import ServiceHost
+
+__all__ = ["HostLoop", "create_host_app"]
+
+_log = logging.getLogger(__name__)
+
+
+class HostLoop:
+    """Periodic upkeep of a host in a daemon thread: listing, claims, log batches."""
+
+    def __init__(self, host: ServiceHost, interval: float) -> None:
+        self.host = host
+        self.interval = interval
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="service-host-loop", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def tick(self) -> None:
+        """One round of upkeep; errors are logged, never raised (the next round retries)."""
+        for step in (self.host.refresh_listing, self.host.claim_due, self.host.log.poll):
+            try:
+                step()
+            except AILedgerError as error:
+                _log.warning("service host upkeep (%s) failed: %s", step.__name__, error)
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=60)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            self.tick()
+
+
+def create_host_app(
+    host: ServiceHost, *, claim_interval: float = 30.0, close_on_shutdown: bool = True
+) -> FastAPI:
+    """The FastAPI app serving ``host``; upkeep every ``claim_interval`` seconds."""
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI):
+        loop = HostLoop(host, claim_interval)
+        loop.start()
+        try:
+            yield
+        finally:
+            loop.stop()
+            try:
+                claims = host.claim_all()
+                _log.info("claimed %d channel(s) at shutdown", len(claims))
+            finally:
+                if close_on_shutdown:
+                    host.close()
+
+    app = FastAPI(
+        title=f"ailedger model service: {host.listing.name}",
+        description="Pay per call with vouchers on an ailedger payment channel.",
+        lifespan=lifespan,
+    )
+
+    @app.exception_handler(AILedgerError)
+    async def _ailedger_error(_: Request, error: AILedgerError) -> JSONResponse:
+        return JSONResponse(status_code=error.http_status, content=error.to_dict())
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation_error(_: Request, error: RequestValidationError) -> JSONResponse:
+        first = error.errors()[0] if error.errors() else {}
+        field = ".".join(str(part) for part in first.get("loc", ()) if part != "body") or None
+        return JSONResponse(
+            status_code=422,
+            content={
+                "error": "invalid_input",
+                "message": f"request: {first.get('msg', 'invalid request')}",
+                "field": field,
+            },
+        )
+
+    @app.post("/call")
+    def call(request: dict[str, Any] = Body(...)) -> dict[str, Any]:
+        """A paid call: ``{"input": {...}, "salt": "0x...", "voucher": {...}}``."""
+        return host.handle(request)
+
+    @app.get("/info")
+    def info() -> dict[str, Any]:
+        return host.info()
+
+    @app.get("/channels/{channel_id}")
+    def channel(channel_id: int) -> dict[str, Any]:
+        return host.channel_status(channel_id)
+
+    @app.get("/proofs/{log_index}")
+    def proof(log_index: int) -> dict[str, Any]:
+        return host.proof(log_index)
+
+    @app.get("/health")
+    def health() -> dict[str, str]:
+        return {"status": "ok", "model": host.listing.name}
+
+    return app

@@ -1,0 +1,21 @@
+"""Errors of paid calls, on top of :mod:`ailedger.errors` (the API maps ``http_status``)."""
+
+from __future__ import annotations
+
+from ailedger.errors import AILedgerError
+
+__all__ = ["ModelDeprecatedError", "PaymentRequiredError"]
+
+
+class PaymentRequiredError(AILedgerError):
+    """A call's voucher is missing or does not pay for it (HTTP 402)."""
+
+    kind = "payment_required"
+    http_status = 402
+
+
+class ModelDeprecatedError(AILedgerError):
+    """The model was deprecated by its owner and takes no new calls or channels (HTTP 410)."""
+
+    kind = "deprecated"
+    http_status = 410

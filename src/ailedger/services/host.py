@@ -1,0 +1,397 @@
+"""``ServiceHost``: serve one registered model, paid call by paid call.
+
+For each call the host, in this order:
+
+1. checks the input against the model (a bad input costs nothing);
+2. checks the voucher off chain: a channel of *this* model, not reclaimed, not
+   about to expire, signed by the channel's consumer, a nonce above the last
+   accepted one, a cumulative amount at least one price above it and within
+   the deposit;
+3. runs the model and signs a receipt (salted request and response hashes);
+4. stores the voucher durably (compare-and-set, see :class:`VoucherStore`);
+5. appends the call record (receipt + voucher signature) to the transparency log;
+6. answers with the output, the receipt and the record's log index.
+
+A crash before step 4 loses nothing the consumer paid for; after it the voucher
+is safe on disk. Calls on one channel are serialised (nonces are a sequence);
+different channels proceed independently. :meth:`claim_due` (run periodically)
+and :meth:`claim_all` (at shutdown) turn stored vouchers into ALT on chain.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from eth_account.signers.local import LocalAccount
+
+from ailedger.core.log import TransparencyLog
+from ailedger.errors import AILedgerError, InvalidInputError, NotFoundError, UnauthorizedError
+from ailedger.services.channels import ChannelsClient, ChannelState, ClaimResult
+from ailedger.services.errors import ModelDeprecatedError, PaymentRequiredError
+from ailedger.services.models import ServedModel
+from ailedger.services.receipts import SALT_BYTES, CallReceipt, ReceiptSigner, call_record, commit
+from ailedger.services.registry import ModelListing, ModelRegistryClient
+from ailedger.services.store import ClaimRecord, VoucherStore
+from ailedger.services.vouchers import Voucher, VoucherSigner
+
+__all__ = ["ClaimPolicy", "PaidResponse", "ServiceHost"]
+
+_log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ClaimPolicy:
+    """When the host claims: before a channel gets close to expiry, or once enough is owed.
+
+    ``expiry_margin`` seconds before expiry the host stops accepting vouchers on a
+    channel and claims it, so the consumer can never reclaim what the host accepted.
+    """
+
+    expiry_margin: int = 600
+    min_unclaimed: int = 10**18
+    max_age_seconds: float = 3600.0
+
+
+@dataclass(frozen=True)
+class PaidResponse:
+    """What a paid call returns."""
+
+    output: dict[str, Any]
+    receipt: CallReceipt
+    log_index: int
+    leaf_hash: bytes
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "output": self.output,
+            "receipt": self.receipt.to_dict(),
+            "log_index": self.log_index,
+            "leaf_hash": "0x" + self.leaf_hash.hex(),
+        }
+
+
+class ServiceHost:
+    """Serves ``model`` as the registered ``listing``, signing receipts as ``account``."""
+
+    def __init__(
+        self,
+        *,
+        model: ServedModel,
+        listing: ModelListing,
+        account: LocalAccount,
+        registry: ModelRegistryClient,
+        channels: ChannelsClient,
+        store: VoucherStore,
+        log: TransparencyLog,
+        policy: ClaimPolicy | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        if account.address != listing.owner:
+            raise UnauthorizedError(
+                f"account: {account.address} does not own model {listing.name} "
+                f"(owner {listing.owner})",
+                field="account",
+            )
+        if model.model_hash != listing.model_hash:
+            raise InvalidInputError(
+                f"model: hash 0x{model.model_hash.hex()} is not the registered "
+                f"0x{listing.model_hash.hex()}",
+                field="model",
+            )
+        self.model = model
+        self.listing = listing
+        self.account = account
+        self.registry = registry
+        self.channels = channels
+        self.store = store
+        self.log = log
+        self.policy = policy or ClaimPolicy()
+        self._clock = clock
+        chain_id = channels.chain.chain_id
+        self.vouchers = VoucherSigner(chain_id, channels.address)
+        self.receipts = ReceiptSigner(chain_id, registry.address)
+        self._known: dict[int, ChannelState] = {}
+        self._channel_locks: dict[int, threading.Lock] = {}
+        self._locks_guard = threading.Lock()
+        self._claim_lock = threading.Lock()
+        self._head_time = 0.0
+        self._head_read_at = float("-inf")
+
+    # -- calls -------------------------------------------------------------------------------
+
+    def handle(self, request: Mapping[str, Any]) -> dict[str, Any]:
+        """One paid call as JSON in, JSON out (what the HTTP endpoint and local clients use).
+
+        ``request`` is ``{"input": {...}, "salt": "0x<32 bytes>", "voucher": {...}}``.
+        """
+        if not isinstance(request, Mapping):
+            raise InvalidInputError("request: expected a JSON object", field="request")
+        salt = _salt(request.get("salt"))
+        if request.get("voucher") is None:
+            raise PaymentRequiredError(
+                f"voucher: missing; a call to {self.listing.name} costs {self.listing.price} "
+                "ALT wei, paid by a voucher on a channel of this model",
+                field="voucher",
+            )
+        voucher = Voucher.from_dict(request["voucher"])
+        return self.call(request.get("input"), salt, voucher).to_dict()
+
+    def call(self, inputs: Any, salt: bytes, voucher: Voucher) -> PaidResponse:
+        """Check ``voucher`` pays for one call, run the model, record the call, sign a receipt."""
+        if self.listing.deprecated:
+            raise ModelDeprecatedError(
+                f"model {self.listing.name} is deprecated by its owner; it takes no new calls",
+                field="model",
+            )
+        row = self.model.validate(inputs) if isinstance(inputs, Mapping) else None
+        if row is None:
+            raise InvalidInputError(
+                f"input: expected a JSON object, got {type(inputs).__name__}", field="input"
+            )
+        with self._channel_lock(voucher.channel_id):
+            price = self.listing.price
+            self._check_voucher(voucher, price)
+            output = self.model.score(row)
+            receipt = self.receipts.sign(
+                self.account,
+                CallReceipt(
+                    model_id=self.listing.model_id,
+                    model_hash=self.listing.model_hash,
+                    channel_id=voucher.channel_id,
+                    nonce=voucher.nonce,
+                    amount=voucher.amount,
+                    price=price,
+                    request_hash=commit(salt, inputs),
+                    response_hash=commit(salt, output),
+                    timestamp=int(self._clock() * 1000),
+                    service=self.account.address,
+                ),
+            )
+            self.store.accept(voucher, price=price)  # durable before anyone sees a response
+            leaf = self.log.append(call_record(receipt, voucher))
+        return PaidResponse(output, receipt, leaf.index, leaf.leaf_hash)
+
+    def _check_voucher(self, voucher: Voucher, price: int) -> None:
+        channel_id = voucher.channel_id
+        channel = self._channel(channel_id)
+        if channel.model_id != self.listing.model_id:
+            raise PaymentRequiredError(
+                f"voucher: channel {channel_id} pays model 0x{channel.model_id.hex()}, not "
+                f"{self.listing.name} (0x{self.listing.model_id.hex()})",
+                field="voucher.channel_id",
+            )
+        latest = self.store.latest(channel_id)
+        last_nonce = latest.voucher.nonce if latest else channel.nonce
+        last_amount = latest.voucher.amount if latest else channel.claimed
+        if voucher.nonce <= last_nonce:
+            raise PaymentRequiredError(
+                f"voucher: stale nonce on channel {channel_id}: expected above {last_nonce}, "
+                f"got {voucher.nonce}",
+                field="voucher.nonce",
+            )
+        if voucher.amount < last_amount + price:
+            raise PaymentRequiredError(
+                f"voucher: amount below price on channel {channel_id}: expected at least "
+                f"{last_amount} + {price} = {last_amount + price}, got {voucher.amount}",
+                field="voucher.amount",
+            )
+        if voucher.amount > channel.deposit or self._expires_soon(channel):
+            channel = self._channel(channel_id, refresh=True)  # topped up or extended since?
+        if channel.reclaimed:
+            raise PaymentRequiredError(
+                f"voucher: channel {channel_id} was reclaimed by its consumer",
+                field="voucher.channel_id",
+            )
+        if voucher.amount > channel.deposit:
+            raise PaymentRequiredError(
+                f"voucher: amount above deposit on channel {channel_id}: expected at most "
+                f"{channel.deposit}, got {voucher.amount}",
+                field="voucher.amount",
+            )
+        if self._expires_soon(channel):
+            raise PaymentRequiredError(
+                f"voucher: channel {channel_id} expires at {channel.expiry}, within the "
+                f"{self.policy.expiry_margin} s margin; extend it or open a new channel",
+                field="voucher.channel_id",
+            )
+        try:
+            signer = self.vouchers.signer_of(voucher)
+        except InvalidInputError as error:
+            raise PaymentRequiredError(error.message, field="voucher.signature") from None
+        if signer != channel.consumer:
+            raise PaymentRequiredError(
+                f"voucher: signed by {signer}, expected the consumer of channel {channel_id} "
+                f"({channel.consumer})",
+                field="voucher.signature",
+            )
+
+    def _expires_soon(self, channel: ChannelState) -> bool:
+        return channel.expiry - self._now() < self.policy.expiry_margin
+
+    def _now(self) -> float:
+        """The later of our clock and the chain's, which runs ahead when blocks come faster
+        than one a second (the embedded chain); the chain's is re-read at most once a second."""
+        now = self._clock()
+        if now - self._head_read_at >= 1.0:
+            chain = self.channels.chain
+            self._head_time = chain.get_block(chain.block_number()).timestamp
+            self._head_read_at = now
+        return max(now, self._head_time + (now - self._head_read_at))
+
+    def _channel(self, channel_id: int, *, refresh: bool = False) -> ChannelState:
+        cached = self._known.get(channel_id)
+        if cached is None or refresh:
+            try:
+                cached = self.channels.get(channel_id)
+            except NotFoundError:
+                raise PaymentRequiredError(
+                    f"voucher: channel {channel_id} does not exist", field="voucher.channel_id"
+                ) from None
+            self._known[channel_id] = cached
+        return cached
+
+    def _channel_lock(self, channel_id: int) -> threading.Lock:
+        with self._locks_guard:
+            return self._channel_locks.setdefault(channel_id, threading.Lock())
+
+    # -- reading -----------------------------------------------------------------------------
+
+    def info(self) -> dict[str, Any]:
+        """The listing, the model card and the address receipts are signed by."""
+        return {
+            "listing": self.listing.to_dict(),
+            "card": self.model.card,
+            "service": self.account.address,
+            "channels_contract": self.channels.address,
+            "log_size": self.log.size,
+        }
+
+    def channel_status(self, channel_id: int) -> dict[str, Any]:
+        """The channel on chain and the latest voucher this host accepted on it."""
+        channel = self._channel(channel_id, refresh=True)
+        latest = self.store.latest(channel_id)
+        return {
+            "channel": channel.to_dict(),
+            "latest_voucher": latest.voucher.to_dict() if latest else None,
+            "calls": latest.calls if latest else 0,
+        }
+
+    def proof(self, log_index: int) -> dict[str, Any]:
+        """The record at ``log_index`` with its inclusion proof in an anchored, signed head.
+
+        Closes (and anchors) the open batch first when the record is not yet covered.
+        """
+        if isinstance(log_index, bool) or not isinstance(log_index, int) or log_index < 0:
+            raise InvalidInputError(
+                f"log_index: expected a non-negative integer, got {log_index!r}",
+                field="log_index",
+            )
+        if log_index >= self.log.size:
+            raise NotFoundError(
+                f"log_index: record {log_index} does not exist (log size {self.log.size})",
+                field="log_index",
+            )
+        head = self.log.head()
+        if head is None or head.head.tree_size <= log_index:
+            self.log.close_batch()
+            head = self.log.head()
+        assert head is not None
+        anchor = next((a for a in self.log.anchors() if a.tree_size == head.head.tree_size), None)
+        if anchor is None:
+            anchored = self.log.anchor_pending()
+            anchor = next(a for a in anchored if a.tree_size == head.head.tree_size)
+        size = head.head.tree_size
+        return {
+            "record": self.log.record(log_index).decode(),
+            "log_index": log_index,
+            "inclusion_proof": self.log.inclusion_proof(log_index, size).to_dict(),
+            "tree_head": head.to_dict(),
+            "anchor": anchor.to_dict(),
+        }
+
+    # -- claiming ----------------------------------------------------------------------------
+
+    def unclaimed(self) -> list[tuple[Voucher, int]]:
+        """Stored vouchers worth claiming, with what each would credit."""
+        due = []
+        for accepted in self.store.all():
+            channel = self._channel(accepted.voucher.channel_id, refresh=True)
+            if channel.reclaimed or accepted.voucher.nonce <= channel.nonce:
+                continue
+            due.append((accepted.voucher, accepted.voucher.amount - channel.claimed))
+        return due
+
+    def claim_all(self) -> list[ClaimResult]:
+        """Claim the latest voucher of every channel with something unclaimed."""
+        return self._claim([voucher for voucher, _ in self.unclaimed()])
+
+    def claim_due(self) -> list[ClaimResult]:
+        """Claim the channels the policy says are due (near expiry, enough owed, or old)."""
+        now_ms = self._clock() * 1000
+        due = []
+        for voucher, owed in self.unclaimed():
+            channel = self._known[voucher.channel_id]
+            latest = self.store.latest(voucher.channel_id)
+            age = (now_ms - latest.updated_ms) / 1000 if latest else 0.0
+            if (
+                self._expires_soon(channel)
+                or owed >= self.policy.min_unclaimed
+                or age >= self.policy.max_age_seconds
+            ):
+                due.append(voucher)
+        return self._claim(due)
+
+    def _claim(self, vouchers: list[Voucher]) -> list[ClaimResult]:
+        results = []
+        with self._claim_lock:
+            for voucher in vouchers:
+                try:
+                    result = self.channels.claim(self.account, voucher)
+                except AILedgerError as error:
+                    # Keep going: one bad channel (say, reclaimed meanwhile) must not
+                    # block the others. The voucher stays stored for a later attempt.
+                    _log.warning("claim of channel %d failed: %s", voucher.channel_id, error)
+                    continue
+                self.store.record_claim(
+                    ClaimRecord(
+                        result.channel_id,
+                        result.nonce,
+                        result.amount,
+                        result.paid,
+                        result.receipt.tx_hash,
+                        result.receipt.block_number,
+                        result.receipt.gas_used,
+                        int(self._clock() * 1000),
+                    )
+                )
+                self._known.pop(voucher.channel_id, None)
+                results.append(result)
+        return results
+
+    def refresh_listing(self) -> ModelListing:
+        """Re-read the listing (price, deprecation) from the registry."""
+        self.listing = self.registry.get(self.listing.model_id)
+        return self.listing
+
+    def close(self) -> None:
+        """Release the voucher store and the log (claim first: see :meth:`claim_all`)."""
+        self.store.close()
+        self.log.close()
+
+
+def _salt(value: object) -> bytes:
+    try:
+        raw = bytes.fromhex(value.removeprefix("0x"))  # type: ignore[union-attr]
+    except (AttributeError, ValueError):
+        raw = b""
+    if len(raw) != SALT_BYTES:
+        raise InvalidInputError(
+            f"salt: expected 0x-prefixed hex of {SALT_BYTES} random bytes, got {value!r:.80}",
+            field="salt",
+        )
+    return raw

@@ -1,0 +1,126 @@
+"""Proving a paid call to a stranger: the receipt, its log record, and the anchored head.
+
+:func:`verify_call_proof` needs only the proof (what a host's ``/proofs/<index>``
+returns) and read access to the chain. It checks that:
+
+1. the record is a call record whose receipt the model's registered owner signed,
+   for the model hash the registry lists;
+2. the record is in the log: its RFC 9162 inclusion proof leads to the root of
+   the signed tree head;
+3. the head is signed by the log's signer and anchored in the ``AnchorRegistry``
+   at the position the proof names, with the same size and root.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from ailedger import contracts
+from ailedger.core.chain import Chain, Contract
+from ailedger.core.log import Anchor, InclusionProof, SignedTreeHead, hash_leaf, registry_domain
+from ailedger.errors import AILedgerError, IntegrityError, InvalidInputError
+from ailedger.services.receipts import RECORD_KIND, CallReceipt, ReceiptSigner
+from ailedger.services.registry import ModelRegistryClient
+
+__all__ = ["CallProofReport", "verify_call_proof"]
+
+
+@dataclass(frozen=True)
+class CallProofReport:
+    """A verified call: which model, what was paid, where it is anchored."""
+
+    receipt: CallReceipt
+    model_name: str
+    log_index: int
+    tree_size: int
+    anchor_block: int
+    anchor_tx: str
+
+
+def verify_call_proof(
+    proof: dict[str, Any],
+    chain: Chain,
+    registry: ModelRegistryClient,
+    *,
+    expected_receipt: CallReceipt | None = None,
+) -> CallProofReport:
+    """Check ``proof`` against the chain; raise :class:`IntegrityError` naming the failed step.
+
+    With ``expected_receipt`` (the one the caller got with the response) the logged
+    receipt must also be exactly that one.
+    """
+    if not isinstance(proof, dict):
+        raise InvalidInputError("proof: expected an object", field="proof")
+    try:
+        record_text = proof["record"]
+        record = json.loads(record_text)
+        log_index = proof["log_index"]
+        inclusion = InclusionProof.from_dict(proof["inclusion_proof"])
+        signed = SignedTreeHead.from_dict(proof["tree_head"])
+        anchor = Anchor.from_dict(proof["anchor"])
+    except (KeyError, TypeError, ValueError) as error:
+        raise InvalidInputError(f"proof: malformed ({error})", field="proof") from None
+    if not isinstance(record, dict) or record.get("kind") != RECORD_KIND:
+        raise IntegrityError(f"proof: the record is not a {RECORD_KIND} record", field="record")
+    receipt = CallReceipt.from_dict(record.get("receipt"))
+    if expected_receipt is not None and receipt != expected_receipt:
+        raise IntegrityError(
+            "proof: the logged receipt differs from the receipt of the call", field="receipt"
+        )
+
+    listing = registry.get(receipt.model_id)
+    if receipt.model_hash != listing.model_hash:
+        raise IntegrityError(
+            f"receipt: model hash 0x{receipt.model_hash.hex()} is not the registered "
+            f"0x{listing.model_hash.hex()}",
+            field="receipt.model_hash",
+        )
+    ReceiptSigner(chain.chain_id, registry.address).verify(receipt, listing.owner)
+
+    if inclusion.leaf_index != log_index or inclusion.tree_size != signed.head.tree_size:
+        raise IntegrityError(
+            f"proof: inclusion proof is for leaf {inclusion.leaf_index} of "
+            f"{inclusion.tree_size}, expected leaf {log_index} of {signed.head.tree_size}",
+            field="inclusion_proof",
+        )
+    inclusion.verify(hash_leaf(record_text.encode()), signed.head.root_hash)
+
+    if anchor.chain_id != chain.chain_id or anchor.tree_size != signed.head.tree_size:
+        raise IntegrityError(
+            f"proof: anchor is for size {anchor.tree_size} on chain {anchor.chain_id}, expected "
+            f"size {signed.head.tree_size} on chain {chain.chain_id}",
+            field="anchor",
+        )
+    anchors = Contract(chain, anchor.registry, contracts.load("AnchorRegistry").abi)
+    try:
+        _, size, root, timestamp, block = anchors.head_at(signed.head.log_id, anchor.index)
+        signer = anchors.log_signer(signed.head.log_id)
+    except AILedgerError as error:
+        raise IntegrityError(
+            f"proof: anchor {anchor.index} is not on chain ({error.message})", field="anchor"
+        ) from None
+    if (size, root, timestamp) != (
+        signed.head.tree_size,
+        signed.head.root_hash,
+        signed.head.timestamp,
+    ):
+        raise IntegrityError(
+            f"proof: the head anchored at index {anchor.index} differs from the proof's head",
+            field="tree_head",
+        )
+    try:
+        signed.verify(registry_domain(chain.chain_id, anchor.registry), signer)
+    except AILedgerError as error:
+        raise IntegrityError(
+            f"proof: tree head signature: {error.message}", field="tree_head"
+        ) from None
+    return CallProofReport(
+        receipt=receipt,
+        model_name=listing.name,
+        log_index=log_index,
+        tree_size=signed.head.tree_size,
+        anchor_block=block,
+        anchor_tx="0x" + anchor.tx_hash.hex(),
+    )

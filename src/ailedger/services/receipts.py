@@ -1,0 +1,191 @@
+"""Call receipts: what a service signs for each paid call, and what the log records.
+
+A :class:`CallReceipt` binds a model (id and hash), the payment (channel, voucher
+nonce, cumulative amount, price) and salted commitments to the request and the
+response. The service signs it as the EIP-712 ``CallReceipt`` struct under the
+domain ``("AILedger ServiceReceipt", "1", chainId, ModelRegistry)``; the signer
+must be the model's owner in the registry. The log record of the call is
+:func:`call_record`: the signed receipt plus the consumer's voucher signature, in
+canonical JSON.
+
+Commitments are ``sha256(salt || canonical_json(value))`` with a 32-byte salt the
+consumer picks, so neither an input nor an output (personal data, often) can be
+guessed back from the public log.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, replace
+from typing import Any
+
+from eth_account.signers.local import LocalAccount
+
+from ailedger.core.chain import to_checksum
+from ailedger.core.identity import Domain, TypeFields, canonical_json
+from ailedger.errors import IntegrityError, InvalidInputError
+from ailedger.services._signing import StructSigner
+from ailedger.services.vouchers import Voucher
+
+__all__ = [
+    "RECEIPT_DOMAIN_NAME",
+    "RECEIPT_TYPES",
+    "RECORD_KIND",
+    "CallReceipt",
+    "ReceiptSigner",
+    "call_record",
+    "commit",
+    "receipt_domain",
+]
+
+RECEIPT_DOMAIN_NAME = "AILedger ServiceReceipt"
+RECORD_KIND = "ailedger.services.call/v1"
+SALT_BYTES = 32
+
+RECEIPT_TYPES: TypeFields = {
+    "CallReceipt": [
+        {"name": "modelId", "type": "bytes32"},
+        {"name": "modelHash", "type": "bytes32"},
+        {"name": "channelId", "type": "uint256"},
+        {"name": "nonce", "type": "uint256"},
+        {"name": "amount", "type": "uint256"},
+        {"name": "price", "type": "uint256"},
+        {"name": "requestHash", "type": "bytes32"},
+        {"name": "responseHash", "type": "bytes32"},
+        {"name": "timestamp", "type": "uint64"},
+    ]
+}
+
+
+def receipt_domain(chain_id: int, registry_address: str) -> Domain:
+    """The domain of receipts for models of the ModelRegistry at ``registry_address``."""
+    return Domain(RECEIPT_DOMAIN_NAME, "1", chain_id, registry_address)
+
+
+def commit(salt: bytes, value: object) -> bytes:
+    """``sha256(salt || canonical_json(value))``: a hiding commitment to ``value``."""
+    if not isinstance(salt, bytes) or len(salt) != SALT_BYTES:
+        raise InvalidInputError(
+            f"salt: expected {SALT_BYTES} bytes, got {salt!r:.40}", field="salt"
+        )
+    return hashlib.sha256(salt + canonical_json(value)).digest()
+
+
+@dataclass(frozen=True)
+class CallReceipt:
+    """A service's signed statement of one paid call. ``timestamp`` is in milliseconds."""
+
+    model_id: bytes
+    model_hash: bytes
+    channel_id: int
+    nonce: int
+    amount: int
+    price: int
+    request_hash: bytes
+    response_hash: bytes
+    timestamp: int
+    service: str
+    signature: bytes = b""
+
+    def message(self) -> dict[str, Any]:
+        return {
+            "modelId": self.model_id,
+            "modelHash": self.model_hash,
+            "channelId": self.channel_id,
+            "nonce": self.nonce,
+            "amount": self.amount,
+            "price": self.price,
+            "requestHash": self.request_hash,
+            "responseHash": self.response_hash,
+            "timestamp": self.timestamp,
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "model_id": "0x" + self.model_id.hex(),
+            "model_hash": "0x" + self.model_hash.hex(),
+            "channel_id": self.channel_id,
+            "nonce": self.nonce,
+            "amount": self.amount,
+            "price": self.price,
+            "request_hash": "0x" + self.request_hash.hex(),
+            "response_hash": "0x" + self.response_hash.hex(),
+            "timestamp": self.timestamp,
+            "service": self.service,
+            "signature": "0x" + self.signature.hex(),
+        }
+
+    @classmethod
+    def from_dict(cls, data: object) -> CallReceipt:
+        """Parse a receipt; a malformed one raises ``InvalidInputError`` naming the field."""
+        if not isinstance(data, dict):
+            raise InvalidInputError("receipt: expected an object", field="receipt")
+        ints = {}
+        for name in ("channel_id", "nonce", "amount", "price", "timestamp"):
+            value = data.get(name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise InvalidInputError(
+                    f"receipt.{name}: expected a non-negative integer, got {value!r}",
+                    field=f"receipt.{name}",
+                )
+            ints[name] = value
+        hashes = {
+            name: _hex(data.get(name), f"receipt.{name}", 32)
+            for name in ("model_id", "model_hash", "request_hash", "response_hash")
+        }
+        return cls(
+            **ints,
+            **hashes,
+            service=to_checksum(data.get("service"), "receipt.service"),
+            signature=_hex(data.get("signature"), "receipt.signature", None),
+        )
+
+
+class ReceiptSigner:
+    """Signs and verifies receipts under one registry's receipt domain."""
+
+    def __init__(self, chain_id: int, registry_address: str) -> None:
+        self.domain = receipt_domain(chain_id, registry_address)
+        self._signer = StructSigner(self.domain, "CallReceipt", RECEIPT_TYPES)
+
+    def sign(self, account: LocalAccount, receipt: CallReceipt) -> CallReceipt:
+        """``receipt`` signed by ``account`` (which becomes its ``service``)."""
+        unsigned = replace(receipt, service=account.address)
+        return replace(unsigned, signature=self._signer.sign(account, unsigned.message()))
+
+    def verify(self, receipt: CallReceipt, expected_service: str) -> None:
+        """Raise :class:`IntegrityError` unless ``expected_service`` signed exactly this receipt."""
+        try:
+            signer = self._signer.recover(receipt.message(), receipt.signature)
+        except InvalidInputError as error:
+            raise IntegrityError(f"receipt: {error.message}", field="receipt.signature") from None
+        expected = to_checksum(expected_service, "expected_service")
+        if signer != expected or receipt.service != expected:
+            raise IntegrityError(
+                f"receipt: signed by {signer}, expected the model owner {expected}; "
+                "the receipt was altered or is not from this service",
+                field="receipt.signature",
+            )
+
+
+def call_record(receipt: CallReceipt, voucher: Voucher) -> bytes:
+    """The log record of a paid call: the signed receipt and the voucher that paid for it."""
+    return canonical_json(
+        {
+            "kind": RECORD_KIND,
+            "receipt": receipt.to_dict(),
+            "voucher_signature": "0x" + voucher.signature.hex(),
+        }
+    )
+
+
+def _hex(value: object, field: str, length: int | None) -> bytes:
+    try:
+        raw = bytes.fromhex(value.removeprefix("0x"))  # type: ignore[union-attr]
+    except (AttributeError, ValueError):
+        raise InvalidInputError(
+            f"{field}: expected 0x-prefixed hex, got {value!r}", field=field
+        ) from None
+    if length is not None and len(raw) != length:
+        raise InvalidInputError(f"{field}: expected {length} bytes, got {len(raw)}", field=field)
+    return raw

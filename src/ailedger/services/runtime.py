@@ -1,0 +1,138 @@
+"""Where a data dir keeps its services, and how a published model is opened for serving.
+
+Layout under ``<home>/services/``: ``models/<name>.pickle`` (published models),
+``<name>/vouchers.sqlite3`` (each host's vouchers and claims). Each host logs its
+calls in the transparency log ``calls_<name>`` of :meth:`Platform.open_log`.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from eth_account.signers.local import LocalAccount
+
+from ailedger.config import Settings
+from ailedger.errors import IntegrityError, InvalidInputError, NotFoundError
+from ailedger.platform import Platform
+from ailedger.services.deployment import ServiceContracts
+from ailedger.services.host import ClaimPolicy, ServiceHost
+from ailedger.services.models import ServedModel, load_model, save_model
+from ailedger.services.registry import ModelListing
+from ailedger.services.store import VoucherStore
+
+__all__ = [
+    "OWNER_KEY",
+    "check_service_name",
+    "log_name_for",
+    "models_dir",
+    "open_host",
+    "publish_model",
+    "voucher_store_path",
+]
+
+OWNER_KEY = "model-owner"
+_NAME = re.compile(r"[a-z0-9][a-z0-9_.-]{0,31}")
+
+
+def check_service_name(name: object) -> str:
+    """A service name: 1-32 of ``a-z 0-9 _ . -`` (it names files and a log, too)."""
+    if not isinstance(name, str) or not _NAME.fullmatch(name):
+        raise InvalidInputError(
+            f"name: expected 1-32 characters matching {_NAME.pattern}, got {name!r}", field="name"
+        )
+    return name
+
+
+def models_dir(settings: Settings) -> Path:
+    return settings.home / "services" / "models"
+
+
+def voucher_store_path(settings: Settings, name: str) -> Path:
+    return settings.home / "services" / _slug(name) / "vouchers.sqlite3"
+
+
+def log_name_for(name: str) -> str:
+    """The transparency log of a model's calls (an identifier of at most 32 bytes)."""
+    return ("calls_" + _slug(name))[:32]
+
+
+def publish_model(
+    platform: Platform,
+    contracts: ServiceContracts,
+    owner: LocalAccount,
+    model: ServedModel,
+    *,
+    price: int,
+    endpoint: str,
+    name: str | None = None,
+) -> tuple[ModelListing, bool]:
+    """Save ``model`` in the data dir and register it; returns ``(listing, newly_registered)``.
+
+    An entry of ``owner`` under ``name`` with the same model hash is reused (its
+    price and endpoint updated if they differ); one with another hash raises
+    :class:`IntegrityError`: publish the new model under another name.
+    """
+    name = check_service_name(name or model.name)
+    registry = contracts.registry
+    model_id = registry.model_id(owner.address, name)
+    try:
+        listing = registry.get(model_id)
+    except NotFoundError:
+        listing = None
+    if listing is not None and listing.model_hash != model.model_hash:
+        raise IntegrityError(
+            f"name: {owner.address} already registered {name!r} for model hash "
+            f"0x{listing.model_hash.hex()}, got 0x{model.model_hash.hex()}; use another name",
+            field="name",
+        )
+    save_model(model, models_dir(platform.settings), name)
+    if listing is None:
+        listing = registry.register(
+            owner,
+            name,
+            model_hash=model.model_hash,
+            card_hash=model.card_hash,
+            price=price,
+            endpoint=endpoint,
+        )
+        return listing, True
+    if not listing.deprecated:
+        if listing.price != price:
+            registry.update_price(owner, model_id, price)
+        if listing.endpoint != endpoint:
+            registry.update_endpoint(owner, model_id, endpoint)
+    return registry.get(model_id), False
+
+
+def open_host(
+    platform: Platform,
+    contracts: ServiceContracts,
+    owner: LocalAccount,
+    name: str,
+    *,
+    model: ServedModel | None = None,
+    policy: ClaimPolicy | None = None,
+    synchronous: str = "FULL",
+) -> ServiceHost:
+    """A host for ``owner``'s registered model ``name`` (loaded from the data dir if not given)."""
+    check_service_name(name)
+    listing = contracts.registry.get(contracts.registry.model_id(owner.address, name))
+    if model is None:
+        model = load_model(models_dir(platform.settings), name, listing.model_hash)
+    store = VoucherStore(voucher_store_path(platform.settings, name), synchronous=synchronous)
+    log = platform.open_log(log_name_for(name))
+    return ServiceHost(
+        model=model,
+        listing=listing,
+        account=owner,
+        registry=contracts.registry,
+        channels=contracts.channels,
+        store=store,
+        log=log,
+        policy=policy,
+    )
+
+
+def _slug(name: str) -> str:
+    return re.sub(r"[^0-9A-Za-z_]", "_", name) or "model"

@@ -1,0 +1,199 @@
+"""The host's durable memory of payment: the latest accepted voucher per channel, and claims.
+
+:meth:`VoucherStore.accept` commits a voucher to SQLite before the host answers the
+call it pays for, so a host killed at any moment still holds every voucher it
+accepted. The write is a compare-and-set inside one ``BEGIN IMMEDIATE``
+transaction: a voucher is stored only if its nonce is above, and its amount at
+least one price above, the stored one, so two requests (or two processes) racing
+on one channel cannot both be accepted for the same payment.
+
+``synchronous=FULL`` (the default) also survives power loss; ``NORMAL`` survives
+a killed process but may lose the last commits when the machine itself stops.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from ailedger.errors import InvalidInputError
+from ailedger.services.vouchers import Voucher
+
+__all__ = ["AcceptedVoucher", "ClaimRecord", "StaleVoucherError", "VoucherStore"]
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS vouchers (
+    channel_id TEXT PRIMARY KEY,
+    nonce TEXT NOT NULL,
+    amount TEXT NOT NULL,
+    signature BLOB NOT NULL,
+    calls INTEGER NOT NULL,
+    updated_ms INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS claims (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    channel_id TEXT NOT NULL,
+    nonce TEXT NOT NULL,
+    amount TEXT NOT NULL,
+    paid TEXT NOT NULL,
+    tx_hash BLOB NOT NULL,
+    block_number INTEGER NOT NULL,
+    gas_used INTEGER NOT NULL,
+    claimed_ms INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS claims_by_channel ON claims (channel_id, id);
+"""
+
+
+class StaleVoucherError(InvalidInputError):
+    """A voucher lost the compare-and-set: a newer one was accepted meanwhile."""
+
+
+@dataclass(frozen=True)
+class AcceptedVoucher:
+    """The latest voucher accepted on a channel, and how many calls it paid so far."""
+
+    voucher: Voucher
+    calls: int
+    updated_ms: int
+
+
+@dataclass(frozen=True)
+class ClaimRecord:
+    """One claim transaction the host sent."""
+
+    channel_id: int
+    nonce: int
+    amount: int
+    paid: int
+    tx_hash: bytes
+    block_number: int
+    gas_used: int
+    claimed_ms: int
+
+
+class VoucherStore:
+    """Vouchers and claims of one service host in one SQLite file (WAL)."""
+
+    def __init__(self, path: Path | str, *, synchronous: str = "FULL") -> None:
+        if synchronous not in ("FULL", "NORMAL", "EXTRA"):
+            raise InvalidInputError(
+                f"synchronous: expected FULL, NORMAL or EXTRA, got {synchronous!r}",
+                field="synchronous",
+            )
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        # Autocommit mode: transactions are opened explicitly with BEGIN IMMEDIATE.
+        self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute(f"PRAGMA synchronous={synchronous}")
+        self._db.execute("PRAGMA busy_timeout=10000")
+        self._db.executescript(_SCHEMA)
+        self._lock = threading.Lock()
+
+    def accept(self, voucher: Voucher, *, price: int) -> AcceptedVoucher:
+        """Store ``voucher`` as the channel's latest, durably, or raise ``StaleVoucherError``."""
+        now = int(time.time() * 1000)
+        key = str(voucher.channel_id)
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                row = self._db.execute(
+                    "SELECT nonce, amount, calls FROM vouchers WHERE channel_id = ?", (key,)
+                ).fetchone()
+                calls = 1
+                if row is not None:
+                    nonce, amount, calls = int(row[0]), int(row[1]), row[2] + 1
+                    if voucher.nonce <= nonce or voucher.amount < amount + price:
+                        raise StaleVoucherError(
+                            f"voucher: channel {voucher.channel_id} already accepted nonce "
+                            f"{nonce} for {amount}; got nonce {voucher.nonce} for "
+                            f"{voucher.amount}",
+                            field="voucher.nonce",
+                        )
+                self._db.execute(
+                    "INSERT INTO vouchers (channel_id, nonce, amount, signature, calls, "
+                    "updated_ms) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (channel_id) DO UPDATE "
+                    "SET nonce = excluded.nonce, amount = excluded.amount, "
+                    "signature = excluded.signature, calls = excluded.calls, "
+                    "updated_ms = excluded.updated_ms",
+                    (key, str(voucher.nonce), str(voucher.amount), voucher.signature, calls, now),
+                )
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+        return AcceptedVoucher(voucher, calls, now)
+
+    def latest(self, channel_id: int) -> AcceptedVoucher | None:
+        """The latest accepted voucher of ``channel_id``, if any."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT channel_id, nonce, amount, signature, calls, updated_ms FROM vouchers "
+                "WHERE channel_id = ?",
+                (str(channel_id),),
+            ).fetchone()
+        return None if row is None else _accepted(row)
+
+    def all(self) -> list[AcceptedVoucher]:
+        """Every channel's latest voucher, by channel id."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT channel_id, nonce, amount, signature, calls, updated_ms FROM vouchers"
+            ).fetchall()
+        return sorted((_accepted(r) for r in rows), key=lambda a: a.voucher.channel_id)
+
+    def record_claim(self, claim: ClaimRecord) -> None:
+        """Remember a mined claim (the chain is the truth; this is for reports)."""
+        with self._lock:
+            self._db.execute(
+                "INSERT INTO claims (channel_id, nonce, amount, paid, tx_hash, block_number, "
+                "gas_used, claimed_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    str(claim.channel_id),
+                    str(claim.nonce),
+                    str(claim.amount),
+                    str(claim.paid),
+                    claim.tx_hash,
+                    claim.block_number,
+                    claim.gas_used,
+                    claim.claimed_ms,
+                ),
+            )
+
+    def claims(self, channel_id: int | None = None) -> list[ClaimRecord]:
+        """Claims sent, oldest first (of one channel, or all)."""
+        sql = (
+            "SELECT channel_id, nonce, amount, paid, tx_hash, block_number, gas_used, "
+            "claimed_ms FROM claims"
+        )
+        params: tuple[str, ...] = ()
+        if channel_id is not None:
+            sql += " WHERE channel_id = ?"
+            params = (str(channel_id),)
+        with self._lock:
+            rows = self._db.execute(sql + " ORDER BY id", params).fetchall()
+        return [
+            ClaimRecord(int(r[0]), int(r[1]), int(r[2]), int(r[3]), r[4], r[5], r[6], r[7])
+            for r in rows
+        ]
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    def __enter__(self) -> VoucherStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _accepted(row: tuple) -> AcceptedVoucher:
+    channel_id, nonce, amount, signature, calls, updated_ms = row
+    return AcceptedVoucher(
+        Voucher(int(channel_id), int(nonce), int(amount), signature), calls, updated_ms
+    )

@@ -1,0 +1,113 @@
+"""How a client reaches a service host: over HTTP, or in process (same JSON either way)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Protocol
+
+from ailedger.errors import (
+    AILedgerError,
+    ChainError,
+    IntegrityError,
+    InvalidInputError,
+    NotFoundError,
+    UnauthorizedError,
+)
+from ailedger.services.errors import ModelDeprecatedError, PaymentRequiredError
+
+if TYPE_CHECKING:
+    import httpx
+
+    from ailedger.services.host import ServiceHost
+
+__all__ = ["HttpTransport", "LocalTransport", "Transport"]
+
+_ERRORS: dict[str, type[AILedgerError]] = {
+    cls.kind: cls
+    for cls in (
+        InvalidInputError,
+        NotFoundError,
+        UnauthorizedError,
+        IntegrityError,
+        ChainError,
+        PaymentRequiredError,
+        ModelDeprecatedError,
+    )
+}
+
+
+class Transport(Protocol):
+    """The four requests a client makes of a host; each returns the host's JSON."""
+
+    def call(self, request: dict[str, Any]) -> dict[str, Any]: ...
+
+    def channel(self, channel_id: int) -> dict[str, Any]: ...
+
+    def proof(self, log_index: int) -> dict[str, Any]: ...
+
+    def info(self) -> dict[str, Any]: ...
+
+
+class LocalTransport:
+    """A host in this process: no sockets, the same request and response objects."""
+
+    def __init__(self, host: ServiceHost) -> None:
+        self.host = host
+
+    def call(self, request: dict[str, Any]) -> dict[str, Any]:
+        return self.host.handle(request)
+
+    def channel(self, channel_id: int) -> dict[str, Any]:
+        return self.host.channel_status(channel_id)
+
+    def proof(self, log_index: int) -> dict[str, Any]:
+        return self.host.proof(log_index)
+
+    def info(self) -> dict[str, Any]:
+        return self.host.info()
+
+
+class HttpTransport:
+    """A host at ``base_url`` (the listing's endpoint); host errors are raised again here."""
+
+    def __init__(self, base_url: str, *, client: httpx.Client | None = None, timeout: float = 30):
+        import httpx
+
+        self.base_url = base_url.rstrip("/")
+        self._client = client or httpx.Client(timeout=timeout)
+
+    def call(self, request: dict[str, Any]) -> dict[str, Any]:
+        return self._send("POST", "/call", json=request)
+
+    def channel(self, channel_id: int) -> dict[str, Any]:
+        return self._send("GET", f"/channels/{channel_id}")
+
+    def proof(self, log_index: int) -> dict[str, Any]:
+        return self._send("GET", f"/proofs/{log_index}")
+
+    def info(self) -> dict[str, Any]:
+        return self._send("GET", "/info")
+
+    def close(self) -> None:
+        self._client.close()
+
+    def _send(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
+        import httpx
+
+        url = self.base_url + path
+        try:
+            response = self._client.request(method, url, **kwargs)
+        except httpx.HTTPError as error:
+            raise ChainError(f"service at {self.base_url} is unreachable: {error}") from None
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        if response.is_success and isinstance(body, dict):
+            return body
+        if isinstance(body, dict) and "message" in body:
+            cls = _ERRORS.get(str(body.get("error")), AILedgerError)
+            raise cls(str(body["message"]), field=body.get("field"))
+        raise AILedgerError(
+            f"service at {self.base_url} answered {method} {path} with HTTP {response.status_code}",
+            field="endpoint",
+        )

@@ -1,0 +1,1 @@
+"""ailedger's tests: a package, so `tests.*` never resolves to a third-party `tests`."""

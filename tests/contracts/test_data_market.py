@@ -1,0 +1,772 @@
+"""DataMarket: listings, escrowed purchases, buyer-signed delivery, refunds, fees, withdrawals."""
+
+from __future__ import annotations
+
+import json
+
+import boa
+import pytest
+from eth.exceptions import Revert
+from eth_abi import encode
+from eth_account.signers.local import LocalAccount
+from eth_utils import keccak
+
+from ailedger import contracts
+from ailedger.contracts.typed_data import (
+    DELIVERY_TYPES,
+    PERMIT_TYPES,
+    alt_token_domain,
+    data_market_domain,
+)
+from ailedger.core.chain import decode_revert_reason
+from ailedger.core.identity import hash_typed, sign_typed
+
+ZERO = "0x0000000000000000000000000000000000000000"
+ALT = 10**18
+PRICE = 10 * ALT
+COMPUTE_PRICE = 4 * ALT
+FEE_BPS = 250
+WINDOW = 3 * 86_400
+MAX_PRICE = 1_000_000 * ALT
+ACCESS, COMPUTE = 0, 1
+ESCROWED, DELIVERED, REFUNDED = 1, 2, 3
+COMMITMENT = keccak(b"encrypted dataset blob")
+LICENSE = keccak(b"CC-BY-NC-4.0 research only")
+DELIVERY = keccak(b"wrapped key")
+
+
+def _deploy_market(token: str, fee_recipient: str, fee_bps: int, window: int, sender: str):
+    artifact = contracts.load("DataMarket")
+    args = encode(
+        ["address", "address", "uint256", "uint64"], [token, fee_recipient, fee_bps, window]
+    )
+    address, _ = boa.env.deploy_code(bytecode=artifact.bytecode + args, sender=sender)
+    return boa.loads_abi(json.dumps(artifact.abi), name="DataMarket").at(address)
+
+
+@pytest.fixture
+def token(deploy):
+    return deploy("ALTToken")
+
+
+@pytest.fixture
+def fees() -> str:
+    return boa.env.generate_address("fees")
+
+
+@pytest.fixture
+def market(token, fees, deployer):
+    return _deploy_market(token.address, fees, FEE_BPS, WINDOW, deployer)
+
+
+@pytest.fixture
+def seller(bob) -> LocalAccount:
+    return bob
+
+
+@pytest.fixture
+def buyer(token, deployer, alice, market) -> LocalAccount:
+    """alice, holding 100 ALT and having approved the market for all of it."""
+    token.mint(alice.address, 100 * ALT, sender=deployer)
+    token.approve(market.address, 100 * ALT, sender=alice.address)
+    return alice
+
+
+@pytest.fixture
+def listing_id(market, seller) -> int:
+    return market.create_listing(COMMITMENT, LICENSE, PRICE, COMPUTE_PRICE, 0, sender=seller.address)
+
+
+@pytest.fixture
+def purchase_id(market, buyer, listing_id) -> int:
+    return market.buy(listing_id, ACCESS, sender=buyer.address)
+
+
+@pytest.fixture
+def acknowledgement(market, chain_id):
+    """Sign Delivery(purchaseId, deliveryHash) as ``signer``."""
+
+    def _sign(signer: LocalAccount, purchase: int, delivery_hash: bytes = DELIVERY) -> bytes:
+        domain = data_market_domain(chain_id, market.address)
+        message = {"purchaseId": purchase, "deliveryHash": delivery_hash}
+        return sign_typed(signer, domain, "Delivery", DELIVERY_TYPES, message)
+
+    return _sign
+
+
+def _names(contract) -> list[str]:
+    # get_logs() reads the most recent call: read events before any view call.
+    return [type(event).__name__ for event in contract.get_logs()]
+
+
+def _event(contract, name: str):
+    return next(e for e in contract.get_logs() if type(e).__name__ == name)
+
+
+def _now() -> int:
+    return boa.env.evm.patch.timestamp
+
+
+def _balances(token, market, *accounts) -> tuple[int, ...]:
+    return (token.balanceOf(market.address), *(token.balanceOf(a) for a in accounts))
+
+
+# --- deployment -------------------------------------------------------------------------------
+
+
+def test_constructor_records_token_fee_recipient_and_window(market, token, fees, deployer):
+    assert market.token() == token.address
+    assert (market.fee_recipient(), market.fee_bps()) == (fees, FEE_BPS)
+    assert market.delivery_window() == WINDOW
+    assert market.owner() == deployer
+
+
+@pytest.mark.parametrize(
+    ("token_ok", "recipient_ok", "fee_bps", "window", "reason"),
+    [
+        (False, True, 0, WINDOW, "init: token is the zero address"),
+        (True, False, 0, WINDOW, "init: fee recipient is the zero address"),
+        (True, True, 1_001, WINDOW, "init: fee above MAX_FEE_BPS"),
+        (True, True, 0, 59, "init: delivery window out of range"),
+        (True, True, 0, 90 * 86_400 + 1, "init: delivery window out of range"),
+    ],
+)
+def test_constructor_rejects_bad_arguments(
+    token, fees, deployer, token_ok, recipient_ok, fee_bps, window, reason
+):
+    # deploy_code raises py-evm's Revert carrying the ABI-encoded Error(string).
+    with pytest.raises(Revert) as raised:
+        _deploy_market(
+            token.address if token_ok else ZERO,
+            fees if recipient_ok else ZERO,
+            fee_bps,
+            window,
+            deployer,
+        )
+    assert decode_revert_reason(raised.value.args[0]) == reason
+
+
+def test_domain_separator_matches_the_off_chain_domain(market, chain_id):
+    assert market.DOMAIN_SEPARATOR() == data_market_domain(chain_id, market.address).separator()
+
+
+def test_delivery_digest_matches_the_off_chain_eip712_hash(market, chain_id):
+    domain = data_market_domain(chain_id, market.address)
+    message = {"purchaseId": 7, "deliveryHash": DELIVERY}
+    assert market.delivery_digest(7, DELIVERY) == hash_typed(
+        domain, "Delivery", DELIVERY_TYPES, message
+    )
+
+
+# --- administration ---------------------------------------------------------------------------
+
+
+def test_owner_sets_the_fee_and_it_is_logged(market, deployer):
+    market.set_fee(500, sender=deployer)
+    event = _event(market, "FeeChanged")
+    assert (event.previous_bps, event.new_bps) == (FEE_BPS, 500)
+    assert market.fee_bps() == 500
+
+
+def test_fee_above_the_cap_reverts(market, deployer):
+    with boa.reverts("set_fee: fee above MAX_FEE_BPS"):
+        market.set_fee(1_001, sender=deployer)
+    assert market.fee_bps() == FEE_BPS
+
+
+def test_fee_change_by_non_owner_reverts(market, mallory):
+    with boa.reverts("ownable: caller is not the owner"):
+        market.set_fee(0, sender=mallory.address)
+
+
+def test_owner_sets_the_fee_recipient(market, deployer, mallory):
+    market.set_fee_recipient(mallory.address, sender=deployer)
+    assert "FeeRecipientChanged" in _names(market)
+    assert market.fee_recipient() == mallory.address
+
+
+def test_fee_recipient_change_by_non_owner_reverts(market, mallory):
+    with boa.reverts("ownable: caller is not the owner"):
+        market.set_fee_recipient(mallory.address, sender=mallory.address)
+
+
+def test_zero_fee_recipient_reverts(market, deployer):
+    with boa.reverts("set_fee_recipient: zero address"):
+        market.set_fee_recipient(ZERO, sender=deployer)
+
+
+def test_owner_sets_the_delivery_window(market, deployer):
+    market.set_delivery_window(3_600, sender=deployer)
+    event = _event(market, "DeliveryWindowChanged")
+    assert (event.previous_seconds, event.new_seconds) == (WINDOW, 3_600)
+    assert market.delivery_window() == 3_600
+
+
+@pytest.mark.parametrize("seconds", [59, 90 * 86_400 + 1])
+def test_delivery_window_out_of_range_reverts(market, deployer, seconds):
+    with boa.reverts("set_delivery_window: out of range"):
+        market.set_delivery_window(seconds, sender=deployer)
+
+
+def test_delivery_window_change_by_non_owner_reverts(market, mallory):
+    with boa.reverts("ownable: caller is not the owner"):
+        market.set_delivery_window(3_600, sender=mallory.address)
+
+
+def test_owner_transfers_ownership(market, deployer, bob):
+    market.transfer_ownership(bob.address, sender=deployer)
+    assert market.owner() == bob.address
+    with boa.reverts("ownable: caller is not the owner"):
+        market.set_fee(0, sender=deployer)
+
+
+# --- listings ---------------------------------------------------------------------------------
+
+
+def test_create_listing_records_active_terms(market, seller):
+    listing_id = market.create_listing(
+        COMMITMENT, LICENSE, PRICE, COMPUTE_PRICE, 0, sender=seller.address
+    )
+    event = _event(market, "ListingCreated")
+    assert (event.listing_id, event.seller, event.price) == (listing_id, seller.address, PRICE)
+    assert listing_id == 1
+    assert tuple(market.listing(listing_id)) == (
+        seller.address,
+        0,
+        True,
+        PRICE,
+        COMPUTE_PRICE,
+        COMMITMENT,
+        LICENSE,
+    )
+    assert market.listing_count() == 1
+
+
+def test_listing_ids_count_up_from_one(market, seller):
+    ids = [
+        market.create_listing(COMMITMENT, LICENSE, PRICE, 0, 0, sender=seller.address)
+        for _ in range(3)
+    ]
+    assert ids == [1, 2, 3]
+
+
+@pytest.mark.parametrize(
+    ("price", "compute_price", "reason"),
+    [
+        (0, 0, "create_listing: price must be above zero"),
+        (MAX_PRICE + 1, 0, "create_listing: price above MAX_PRICE"),
+        (PRICE, MAX_PRICE + 1, "create_listing: compute price above MAX_PRICE"),
+    ],
+)
+def test_create_listing_with_bad_price_reverts(market, seller, price, compute_price, reason):
+    with boa.reverts(reason):
+        market.create_listing(COMMITMENT, LICENSE, price, compute_price, 0, sender=seller.address)
+    assert market.listing_count() == 0
+
+
+def test_price_at_the_cap_is_accepted(market, seller):
+    listing_id = market.create_listing(
+        COMMITMENT, LICENSE, MAX_PRICE, MAX_PRICE, 0, sender=seller.address
+    )
+    assert market.listing(listing_id).price == MAX_PRICE
+
+
+def test_create_listing_with_empty_commitment_reverts(market, seller):
+    with boa.reverts("create_listing: empty commitment"):
+        market.create_listing(b"\0" * 32, LICENSE, PRICE, 0, 0, sender=seller.address)
+
+
+def test_create_listing_with_empty_license_reverts(market, seller):
+    with boa.reverts("create_listing: empty license hash"):
+        market.create_listing(COMMITMENT, b"\0" * 32, PRICE, 0, 0, sender=seller.address)
+
+
+def test_listing_for_unknown_pool_reverts(market, seller):
+    with boa.reverts("create_listing: unknown pool"):
+        market.create_listing(COMMITMENT, LICENSE, PRICE, 0, 9, sender=seller.address)
+
+
+def test_listing_for_someone_elses_pool_reverts(market, seller, mallory):
+    pool_id = market.create_pool(keccak(b"pool"), sender=seller.address)
+    with boa.reverts("create_listing: caller is not the pool curator"):
+        market.create_listing(COMMITMENT, LICENSE, PRICE, 0, pool_id, sender=mallory.address)
+
+
+def test_unknown_listing_reverts(market):
+    with boa.reverts("listing: unknown listing"):
+        market.listing(1)
+
+
+def test_seller_reprices_a_listing(market, seller, listing_id):
+    market.set_prices(listing_id, 2 * PRICE, 0, sender=seller.address)
+    event = _event(market, "ListingRepriced")
+    assert (event.price, event.compute_price) == (2 * PRICE, 0)
+    listing = market.listing(listing_id)
+    assert (listing.price, listing.compute_price) == (2 * PRICE, 0)
+
+
+def test_reprice_by_non_seller_reverts(market, mallory, listing_id):
+    with boa.reverts("set_prices: caller is not the seller"):
+        market.set_prices(listing_id, 1, 0, sender=mallory.address)
+    assert market.listing(listing_id).price == PRICE
+
+
+def test_reprice_to_zero_reverts(market, seller, listing_id):
+    with boa.reverts("set_prices: price must be above zero"):
+        market.set_prices(listing_id, 0, 0, sender=seller.address)
+
+
+def test_reprice_above_the_cap_reverts(market, seller, listing_id):
+    with boa.reverts("set_prices: price above MAX_PRICE"):
+        market.set_prices(listing_id, MAX_PRICE + 1, 0, sender=seller.address)
+
+
+def test_reprice_of_unknown_listing_reverts(market, seller):
+    with boa.reverts("set_prices: unknown listing"):
+        market.set_prices(5, PRICE, 0, sender=seller.address)
+
+
+def test_seller_delists_and_relists(market, seller, listing_id):
+    market.set_active(listing_id, False, sender=seller.address)
+    event = _event(market, "ListingActiveChanged")
+    assert (event.listing_id, event.active) == (listing_id, False)
+    assert not market.listing(listing_id).active
+    market.set_active(listing_id, True, sender=seller.address)
+    assert market.listing(listing_id).active
+
+
+def test_unauthorized_delist_reverts(market, mallory, listing_id):
+    with boa.reverts("set_active: caller is not the seller"):
+        market.set_active(listing_id, False, sender=mallory.address)
+    assert market.listing(listing_id).active
+
+
+def test_delisting_an_inactive_listing_reverts(market, seller, listing_id):
+    market.set_active(listing_id, False, sender=seller.address)
+    with boa.reverts("set_active: no change"):
+        market.set_active(listing_id, False, sender=seller.address)
+
+
+# --- buying -----------------------------------------------------------------------------------
+
+
+def test_buy_moves_the_price_into_escrow(market, token, buyer, listing_id):
+    purchase_id = market.buy(listing_id, ACCESS, sender=buyer.address)
+    event = _event(market, "Purchased")
+    assert (event.purchase_id, event.buyer, event.amount) == (purchase_id, buyer.address, PRICE)
+    assert token.balanceOf(market.address) == PRICE
+    assert token.balanceOf(buyer.address) == 100 * ALT - PRICE
+    assert tuple(market.purchase(purchase_id)) == (
+        listing_id,
+        buyer.address,
+        ACCESS,
+        ESCROWED,
+        PRICE,
+        FEE_BPS,
+        _now() + WINDOW,
+        b"\0" * 32,
+    )
+    assert market.has_access(listing_id, buyer.address)
+
+
+def test_buy_of_an_inactive_listing_reverts_and_moves_nothing(
+    market, token, seller, buyer, listing_id
+):
+    market.set_active(listing_id, False, sender=seller.address)
+    before = _balances(token, market, buyer.address)
+    with boa.reverts("buy: listing is not active"):
+        market.buy(listing_id, ACCESS, sender=buyer.address)
+    assert _balances(token, market, buyer.address) == before
+    assert market.purchase_count() == 0
+
+
+def test_buying_an_already_bought_listing_reverts(market, token, buyer, listing_id, purchase_id):
+    before = _balances(token, market, buyer.address)
+    with boa.reverts("buy: already bought"):
+        market.buy(listing_id, ACCESS, sender=buyer.address)
+    assert _balances(token, market, buyer.address) == before
+
+
+def test_buying_ones_own_listing_reverts(market, token, deployer, seller, listing_id):
+    token.mint(seller.address, PRICE, sender=deployer)
+    token.approve(market.address, PRICE, sender=seller.address)
+    with boa.reverts("buy: buyer is the seller"):
+        market.buy(listing_id, ACCESS, sender=seller.address)
+
+
+def test_buy_with_insufficient_allowance_reverts_and_moves_nothing(
+    market, token, deployer, mallory, listing_id
+):
+    token.mint(mallory.address, 100 * ALT, sender=deployer)
+    token.approve(market.address, PRICE - 1, sender=mallory.address)
+    before = _balances(token, market, mallory.address)
+    with boa.reverts("buy: allowance below price"):
+        market.buy(listing_id, ACCESS, sender=mallory.address)
+    assert _balances(token, market, mallory.address) == before
+    assert not market.has_access(listing_id, mallory.address)
+
+
+def test_buy_with_insufficient_balance_reverts(market, token, mallory, listing_id):
+    token.approve(market.address, PRICE, sender=mallory.address)
+    with boa.reverts("erc20: transfer amount exceeds balance"):
+        market.buy(listing_id, ACCESS, sender=mallory.address)
+    assert market.purchase_count() == 0
+
+
+def test_buy_of_an_unknown_listing_reverts(market, buyer):
+    with boa.reverts("buy: unknown listing"):
+        market.buy(42, ACCESS, sender=buyer.address)
+
+
+def test_buy_of_an_unknown_kind_reverts(market, buyer, listing_id):
+    with boa.reverts("buy: unknown purchase kind"):
+        market.buy(listing_id, 2, sender=buyer.address)
+
+
+def test_compute_job_on_a_listing_without_compute_reverts(market, seller, buyer):
+    listing_id = market.create_listing(COMMITMENT, LICENSE, PRICE, 0, 0, sender=seller.address)
+    with boa.reverts("buy: compute not offered"):
+        market.buy(listing_id, COMPUTE, sender=buyer.address)
+
+
+def test_compute_jobs_repeat_and_grant_no_access(market, token, buyer, listing_id):
+    first = market.buy(listing_id, COMPUTE, sender=buyer.address)
+    second = market.buy(listing_id, COMPUTE, sender=buyer.address)
+    assert (first, second) == (1, 2)
+    assert market.purchase(second).amount == COMPUTE_PRICE
+    assert token.balanceOf(market.address) == 2 * COMPUTE_PRICE
+    assert not market.has_access(listing_id, buyer.address)
+
+
+def _permit(token, owner: LocalAccount, spender: str, value: int, chain_id: int):
+    deadline = _now() + 3_600
+    domain = alt_token_domain(chain_id, token.address)
+    message = {
+        "owner": owner.address,
+        "spender": spender,
+        "value": value,
+        "nonce": token.nonces(owner.address),
+        "deadline": deadline,
+    }
+    signature = sign_typed(owner, domain, "Permit", PERMIT_TYPES, message)
+    return deadline, signature[64], signature[:32], signature[32:64]
+
+
+def test_buy_with_permit_needs_no_prior_approval(
+    market, token, deployer, mallory, listing_id, chain_id
+):
+    token.mint(mallory.address, PRICE, sender=deployer)
+    deadline, v, r, s = _permit(token, mallory, market.address, PRICE, chain_id)
+    purchase_id = market.buy_with_permit(
+        listing_id, ACCESS, deadline, v, r, s, sender=mallory.address
+    )
+    assert market.purchase(purchase_id).buyer == mallory.address
+    assert token.balanceOf(market.address) == PRICE
+    assert token.allowance(mallory.address, market.address) == 0
+
+
+def test_buy_with_permit_survives_a_front_run_permit(
+    market, token, deployer, mallory, listing_id, chain_id
+):
+    token.mint(mallory.address, PRICE, sender=deployer)
+    deadline, v, r, s = _permit(token, mallory, market.address, PRICE, chain_id)
+    token.permit(mallory.address, market.address, PRICE, deadline, v, r, s, sender=deployer)
+    market.buy_with_permit(listing_id, ACCESS, deadline, v, r, s, sender=mallory.address)
+    assert token.balanceOf(market.address) == PRICE
+
+
+def test_buy_with_someone_elses_permit_reverts(
+    market, token, deployer, buyer, mallory, listing_id, chain_id
+):
+    token.mint(mallory.address, PRICE, sender=deployer)
+    deadline, v, r, s = _permit(token, buyer, market.address, PRICE, chain_id)
+    with boa.reverts("erc20: invalid signature"):
+        market.buy_with_permit(listing_id, ACCESS, deadline, v, r, s, sender=mallory.address)
+    assert token.balanceOf(mallory.address) == PRICE
+
+
+def test_fee_is_fixed_when_the_buyer_pays(market, deployer, purchase_id):
+    market.set_fee(1_000, sender=deployer)
+    assert market.purchase(purchase_id).fee_bps == FEE_BPS
+
+
+# --- delivery ---------------------------------------------------------------------------------
+
+
+def test_acknowledged_delivery_pays_seller_and_fee(
+    market, seller, buyer, fees, purchase_id, acknowledgement
+):
+    signature = acknowledgement(buyer, purchase_id)
+    market.acknowledge_delivery(purchase_id, DELIVERY, signature, sender=seller.address)
+    event = _event(market, "DeliveryAcknowledged")
+    fee = PRICE * FEE_BPS // 10_000
+    assert (event.purchase_id, event.buyer, event.delivery_hash) == (
+        purchase_id,
+        buyer.address,
+        DELIVERY,
+    )
+    assert (event.proceeds, event.fee) == (PRICE - fee, fee)
+    assert market.balance_of(seller.address) == PRICE - fee
+    assert market.balance_of(fees) == fee
+    purchase = market.purchase(purchase_id)
+    assert (purchase.status, purchase.delivery_hash) == (DELIVERED, DELIVERY)
+    assert market.has_access(purchase.listing_id, buyer.address)
+
+
+def test_forged_acknowledgement_reverts_and_pays_nobody(
+    market, seller, mallory, purchase_id, acknowledgement
+):
+    forged = acknowledgement(mallory, purchase_id)
+    with boa.reverts("acknowledge_delivery: signature is not the buyer's"):
+        market.acknowledge_delivery(purchase_id, DELIVERY, forged, sender=seller.address)
+    assert market.balance_of(seller.address) == 0
+    assert market.purchase(purchase_id).status == ESCROWED
+
+
+def test_acknowledgement_of_another_delivery_hash_reverts(
+    market, seller, buyer, purchase_id, acknowledgement
+):
+    signature = acknowledgement(buyer, purchase_id, keccak(b"something else"))
+    with boa.reverts("acknowledge_delivery: signature is not the buyer's"):
+        market.acknowledge_delivery(purchase_id, DELIVERY, signature, sender=seller.address)
+
+
+def test_acknowledgement_replayed_on_another_purchase_reverts(
+    market, seller, buyer, listing_id, purchase_id, acknowledgement
+):
+    job = market.buy(listing_id, COMPUTE, sender=buyer.address)
+    signature = acknowledgement(buyer, purchase_id)
+    with boa.reverts("acknowledge_delivery: signature is not the buyer's"):
+        market.acknowledge_delivery(job, DELIVERY, signature, sender=seller.address)
+
+
+def test_malformed_signature_reverts(market, seller, purchase_id):
+    with boa.reverts("ecdsa: invalid signature"):
+        market.acknowledge_delivery(purchase_id, DELIVERY, b"\x01" * 65, sender=seller.address)
+
+
+def test_acknowledgement_by_non_seller_reverts(
+    market, buyer, mallory, purchase_id, acknowledgement
+):
+    signature = acknowledgement(buyer, purchase_id)
+    with boa.reverts("acknowledge_delivery: caller is not the seller"):
+        market.acknowledge_delivery(purchase_id, DELIVERY, signature, sender=mallory.address)
+
+
+def test_acknowledging_twice_reverts(market, seller, buyer, purchase_id, acknowledgement):
+    signature = acknowledgement(buyer, purchase_id)
+    market.acknowledge_delivery(purchase_id, DELIVERY, signature, sender=seller.address)
+    with boa.reverts("acknowledge_delivery: purchase not in escrow"):
+        market.acknowledge_delivery(purchase_id, DELIVERY, signature, sender=seller.address)
+    assert market.balance_of(seller.address) == PRICE - PRICE * FEE_BPS // 10_000
+
+
+def test_acknowledging_an_empty_delivery_hash_reverts(
+    market, seller, buyer, purchase_id, acknowledgement
+):
+    signature = acknowledgement(buyer, purchase_id, b"\0" * 32)
+    with boa.reverts("acknowledge_delivery: empty delivery hash"):
+        market.acknowledge_delivery(purchase_id, b"\0" * 32, signature, sender=seller.address)
+
+
+def test_acknowledging_an_unknown_purchase_reverts(market, seller, buyer, acknowledgement):
+    with boa.reverts("acknowledge_delivery: unknown purchase"):
+        market.acknowledge_delivery(9, DELIVERY, acknowledgement(buyer, 9), sender=seller.address)
+
+
+def test_acknowledgement_after_the_deadline_still_pays_until_reclaimed(
+    market, seller, buyer, purchase_id, acknowledgement
+):
+    boa.env.time_travel(seconds=WINDOW + 1)
+    signature = acknowledgement(buyer, purchase_id)
+    market.acknowledge_delivery(purchase_id, DELIVERY, signature, sender=seller.address)
+    assert market.purchase(purchase_id).status == DELIVERED
+
+
+def test_delisting_keeps_escrowed_purchases_payable(
+    market, seller, buyer, listing_id, purchase_id, acknowledgement
+):
+    market.set_active(listing_id, False, sender=seller.address)
+    signature = acknowledgement(buyer, purchase_id)
+    market.acknowledge_delivery(purchase_id, DELIVERY, signature, sender=seller.address)
+    assert market.balance_of(seller.address) > 0
+
+
+def test_zero_fee_pays_the_seller_everything(
+    market, deployer, seller, buyer, fees, listing_id, acknowledgement
+):
+    market.set_fee(0, sender=deployer)
+    purchase_id = market.buy(listing_id, ACCESS, sender=buyer.address)
+    signature = acknowledgement(buyer, purchase_id)
+    market.acknowledge_delivery(purchase_id, DELIVERY, signature, sender=seller.address)
+    assert (market.balance_of(seller.address), market.balance_of(fees)) == (PRICE, 0)
+
+
+# --- reclaiming -------------------------------------------------------------------------------
+
+
+def test_reclaim_before_the_deadline_reverts(market, buyer, purchase_id):
+    boa.env.time_travel(seconds=WINDOW)
+    with boa.reverts("reclaim: delivery deadline not passed"):
+        market.reclaim(purchase_id, sender=buyer.address)
+    assert market.balance_of(buyer.address) == 0
+
+
+def test_reclaim_after_the_deadline_refunds_the_buyer(market, buyer, listing_id, purchase_id):
+    boa.env.time_travel(seconds=WINDOW + 1)
+    market.reclaim(purchase_id, sender=buyer.address)
+    event = _event(market, "Refunded")
+    assert (event.purchase_id, event.buyer, event.amount) == (purchase_id, buyer.address, PRICE)
+    assert market.balance_of(buyer.address) == PRICE
+    assert market.purchase(purchase_id).status == REFUNDED
+    assert not market.has_access(listing_id, buyer.address)
+
+
+def test_a_refunded_buyer_may_buy_again(market, buyer, listing_id, purchase_id):
+    boa.env.time_travel(seconds=WINDOW + 1)
+    market.reclaim(purchase_id, sender=buyer.address)
+    assert market.buy(listing_id, ACCESS, sender=buyer.address) == purchase_id + 1
+
+
+def test_reclaim_by_non_buyer_reverts(market, mallory, purchase_id):
+    boa.env.time_travel(seconds=WINDOW + 1)
+    with boa.reverts("reclaim: caller is not the buyer"):
+        market.reclaim(purchase_id, sender=mallory.address)
+
+
+def test_reclaiming_twice_reverts(market, buyer, purchase_id):
+    boa.env.time_travel(seconds=WINDOW + 1)
+    market.reclaim(purchase_id, sender=buyer.address)
+    with boa.reverts("reclaim: purchase not in escrow"):
+        market.reclaim(purchase_id, sender=buyer.address)
+    assert market.balance_of(buyer.address) == PRICE
+
+
+def test_reclaim_after_delivery_reverts(market, seller, buyer, purchase_id, acknowledgement):
+    signature = acknowledgement(buyer, purchase_id)
+    market.acknowledge_delivery(purchase_id, DELIVERY, signature, sender=seller.address)
+    boa.env.time_travel(seconds=WINDOW + 1)
+    with boa.reverts("reclaim: purchase not in escrow"):
+        market.reclaim(purchase_id, sender=buyer.address)
+
+
+def test_acknowledgement_after_reclaim_reverts(
+    market, seller, buyer, purchase_id, acknowledgement
+):
+    boa.env.time_travel(seconds=WINDOW + 1)
+    market.reclaim(purchase_id, sender=buyer.address)
+    with boa.reverts("acknowledge_delivery: purchase not in escrow"):
+        market.acknowledge_delivery(
+            purchase_id, DELIVERY, acknowledgement(buyer, purchase_id), sender=seller.address
+        )
+
+
+def test_reclaim_of_unknown_purchase_reverts(market, buyer):
+    with boa.reverts("reclaim: unknown purchase"):
+        market.reclaim(3, sender=buyer.address)
+
+
+# --- withdrawing ------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def paid_seller(market, seller, buyer, purchase_id, acknowledgement) -> int:
+    market.acknowledge_delivery(
+        purchase_id, DELIVERY, acknowledgement(buyer, purchase_id), sender=seller.address
+    )
+    return market.balance_of(seller.address)
+
+
+def test_withdraw_sends_the_whole_balance(market, token, seller, paid_seller):
+    assert market.withdraw(sender=seller.address) == paid_seller
+    event = _event(market, "Withdrawn")
+    assert (event.account, event.amount) == (seller.address, paid_seller)
+    assert token.balanceOf(seller.address) == paid_seller
+    assert market.balance_of(seller.address) == 0
+
+
+def test_withdrawing_twice_reverts(market, token, seller, paid_seller):
+    market.withdraw(sender=seller.address)
+    with boa.reverts("withdraw: nothing to withdraw"):
+        market.withdraw(sender=seller.address)
+    assert token.balanceOf(seller.address) == paid_seller
+
+
+def test_fee_recipient_withdraws_the_fee(market, token, fees, paid_seller):
+    market.withdraw(sender=fees)
+    assert token.balanceOf(fees) == PRICE * FEE_BPS // 10_000
+
+
+def test_refunded_buyer_withdraws_the_refund(market, token, buyer, purchase_id):
+    boa.env.time_travel(seconds=WINDOW + 1)
+    market.reclaim(purchase_id, sender=buyer.address)
+    market.withdraw(sender=buyer.address)
+    assert token.balanceOf(buyer.address) == 100 * ALT
+
+
+def test_escrow_is_not_withdrawable_by_the_seller(market, seller, purchase_id):
+    with boa.reverts("withdraw: nothing to withdraw"):
+        market.withdraw(sender=seller.address)
+
+
+# A token that is also the fee recipient and whose transfer() calls back into the market's
+# withdraw. The reentrant call must hit the nonreentrant lock, which reverts without a
+# reason; checks-effects-interactions alone would revert with "nothing to withdraw".
+_REENTRANT_TOKEN = """
+# pragma version ~=0.4.3
+interface Market:
+    def withdraw() -> uint256: nonpayable
+
+market: public(address)
+attempted: public(bool)
+reentered: public(bool)
+revert_data: public(Bytes[100])
+
+@external
+def set_market(m: address):
+    self.market = m
+
+@external
+def pull() -> uint256:
+    return extcall Market(self.market).withdraw()
+
+@external
+@view
+def allowance(owner: address, spender: address) -> uint256:
+    return max_value(uint256)
+
+@external
+def transferFrom(sender: address, receiver: address, amount: uint256) -> bool:
+    return True
+
+@external
+def transfer(receiver: address, amount: uint256) -> bool:
+    if not self.attempted:
+        self.attempted = True
+        ok: bool = False
+        data: Bytes[100] = b""
+        ok, data = raw_call(
+            self.market, method_id("withdraw()"), max_outsize=100, revert_on_failure=False
+        )
+        self.reentered = ok
+        self.revert_data = data
+    return True
+"""
+
+
+def test_withdraw_cannot_be_reentered(deployer, seller, buyer, chain_id):
+    evil = boa.loads(_REENTRANT_TOKEN)
+    market = _deploy_market(evil.address, evil.address, 1_000, WINDOW, deployer)
+    evil.set_market(market.address)
+    listing_id = market.create_listing(COMMITMENT, LICENSE, PRICE, 0, 0, sender=seller.address)
+    purchase_id = market.buy(listing_id, ACCESS, sender=buyer.address)
+    domain = data_market_domain(chain_id, market.address)
+    message = {"purchaseId": purchase_id, "deliveryHash": DELIVERY}
+    signature = sign_typed(buyer, domain, "Delivery", DELIVERY_TYPES, message)
+    market.acknowledge_delivery(purchase_id, DELIVERY, signature, sender=seller.address)
+
+    assert evil.pull() == PRICE // 10
+    assert evil.attempted()
+    assert not evil.reentered()
+    assert evil.revert_data() == b""  # the lock's bare revert, not a require message
+    assert market.balance_of(evil.address) == 0
