@@ -14,26 +14,15 @@ from typing import Any
 
 from eth_account.signers.local import LocalAccount
 
+from ailedger.contracts.typed_data import TREE_HEAD_TYPES, anchor_registry_domain
 from ailedger.core.identity.eip712 import Domain, recover_typed, sign_typed, verify_typed
 from ailedger.core.log.merkle import HASH_SIZE
 from ailedger.errors import InvalidInputError
 
-DOMAIN_NAME = "AILedger AnchorRegistry"
-DOMAIN_VERSION = "1"
-TREE_HEAD_TYPES = {
-    "TreeHead": [
-        {"name": "logId", "type": "bytes32"},
-        {"name": "treeSize", "type": "uint256"},
-        {"name": "rootHash", "type": "bytes32"},
-        {"name": "timestamp", "type": "uint64"},
-    ]
-}
 _UINT64_MAX = 2**64 - 1
 
-
-def registry_domain(chain_id: int, registry: str) -> Domain:
-    """The EIP-712 domain of the ``AnchorRegistry`` at ``registry`` on chain ``chain_id``."""
-    return Domain(DOMAIN_NAME, DOMAIN_VERSION, chain_id=chain_id, verifying_contract=registry)
+# The domain and type live with the contracts (one definition for every signer).
+registry_domain = anchor_registry_domain
 
 
 @dataclass(frozen=True)
