@@ -147,7 +147,9 @@ class Platform:
             )
         return Contract(self.chain, entry.address, contracts.load(name).abi)
 
-    def open_log(self, name: str = "decisions", policy: BatchPolicy | None = None) -> TransparencyLog:
+    def open_log(
+        self, name: str = "decisions", policy: BatchPolicy | None = None
+    ) -> TransparencyLog:
         """The transparency log ``name``, anchoring in this chain's AnchorRegistry.
 
         The log's tree heads are signed by the keystore key ``log-signer`` (created
@@ -161,7 +163,9 @@ class Platform:
             signer=signer,
             sender=self.operator,
         )
-        return TransparencyLog(open_store(self.settings, name=name), anchorer=anchorer, policy=policy or BatchPolicy())
+        return TransparencyLog(
+            open_store(self.settings, name=name), anchorer=anchorer, policy=policy or BatchPolicy()
+        )
 
     def status(self) -> ChainStatus:
         head = self.chain.block_number()

@@ -8,19 +8,27 @@ from __future__ import annotations
 
 import copy
 import shutil
+import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 from fastapi.testclient import TestClient
 
 from ailedger.api import create_app
-from ailedger.api.audit import AuditOptions
-from ailedger.audit import DecisionRecord, load_german_credit, prove_commitment
+from ailedger.api.audit import AuditOptions, AuditService
+from ailedger.audit import (
+    AuditedModel,
+    DecisionRecord,
+    load_german_credit,
+    open_decision_index,
+    prove_commitment,
+)
 from ailedger.audit.german_credit import MODEL_FEATURES
 from ailedger.audit.listing import open_decision_reader
 from ailedger.audit.model_store import open_model_store, served_credit_model
 from ailedger.config import Settings
-from ailedger.core.log import BatchPolicy, TransparencyLog, open_store
+from ailedger.core.log import Anchorer, BatchPolicy, TransparencyLog, open_store
 from ailedger.platform import Platform
 
 TOKEN = "s3cret"
@@ -46,6 +54,7 @@ def audit_settings(template_home, settings) -> Settings:
     return settings.model_copy(update={"api_token": TOKEN})
 
 
+@contextmanager
 def _client(settings: Settings, options: AuditOptions) -> Iterator[TestClient]:
     app = create_app(settings)
     app.state.audit_options = options
@@ -56,7 +65,8 @@ def _client(settings: Settings, options: AuditOptions) -> Iterator[TestClient]:
 @pytest.fixture
 def client(audit_settings) -> Iterator[TestClient]:
     # No poller: batches close only by size or POST /audit/anchor, never by the clock.
-    yield from _client(audit_settings, AuditOptions(poll_seconds=None))
+    with _client(audit_settings, AuditOptions(poll_seconds=None)) as client:
+        yield client
 
 
 @pytest.fixture(scope="module")
@@ -113,7 +123,9 @@ def test_returned_salt_opens_the_input_commitment(client, application):
     record = DecisionRecord.from_json_dict(body["record"])
     # The applicant holds their own application and the salt: that proves the record is theirs.
     assert prove_commitment(application, bytes.fromhex(body["salt"]), record)
-    assert not prove_commitment({**application, "credit_amount": 1}, bytes.fromhex(body["salt"]), record)
+    assert not prove_commitment(
+        {**application, "credit_amount": 1}, bytes.fromhex(body["salt"]), record
+    )
 
 
 def test_decision_without_token_is_refused_and_nothing_logged(client, application, audit_settings):
@@ -162,7 +174,7 @@ def test_application_missing_a_feature_is_422_naming_it(client, application, aud
 
 def test_decision_before_contracts_are_deployed_names_the_missing_contract(settings, application):
     fresh = settings.model_copy(update={"api_token": TOKEN})
-    for client in _client(fresh, AuditOptions(poll_seconds=None)):
+    with _client(fresh, AuditOptions(poll_seconds=None)) as client:
         response = client.post("/audit/decisions", json=application, headers=WRITER)
     assert response.status_code == 404
     assert response.json()["field"] == "contract"
@@ -174,7 +186,7 @@ def test_served_model_survives_a_restart_without_retraining(audit_settings, appl
     ids = store.ids()
     model_ids = []
     for _ in range(2):
-        for client in _client(audit_settings, AuditOptions(poll_seconds=None)):
+        with _client(audit_settings, AuditOptions(poll_seconds=None)) as client:
             model_ids.append(_decide(client, applications[0])["record"]["model_id"])
     assert model_ids[0] == model_ids[1] == store.served_id()
     assert store.ids() == ids
@@ -223,11 +235,49 @@ def test_anchor_without_token_is_refused(client, application):
 
 def test_batch_closes_by_the_size_policy(audit_settings, applications):
     options = AuditOptions(policy=BatchPolicy(max_records=2), poll_seconds=None)
-    for client in _client(audit_settings, options):
+    with _client(audit_settings, options) as client:
         first = _decide(client, applications[0])
         second = _decide(client, applications[1])
         assert (first["anchored"], second["anchored"]) == (False, True)
         assert client.get(f"/audit/decisions/{first['decision_id']}").status_code == 200
+
+
+def test_poller_anchors_a_batch_once_it_is_old_enough(audit_settings, application):
+    now = [1_000.0]  # the log's clock, moved by hand
+    with Platform.open(audit_settings) as platform:
+        anchorer = Anchorer.register(
+            platform.contract("AnchorRegistry"),
+            "decisions",
+            admin=platform.operator,
+            signer=platform.account("log-signer", create=True),
+        )
+        log = TransparencyLog(
+            open_store(audit_settings),
+            anchorer=anchorer,
+            policy=BatchPolicy(max_seconds=60),
+            clock=lambda: now[0],
+        )
+        trained = served_credit_model(audit_settings)
+        audited = AuditedModel(
+            trained.estimator,
+            trained.card,
+            log,
+            operator=platform.operator,
+            threshold=0.6,
+            index=open_decision_index(audit_settings),
+        )
+        service = AuditService(audit_settings, log, audited, poll_seconds=0.01)
+        try:
+            decision = service.decide(application)
+            assert log.anchors() == []
+            now[0] += 61  # the batch is now overdue; only the poller is running
+            deadline = time.monotonic() + 30
+            while not log.anchors():
+                assert time.monotonic() < deadline, "the poller never anchored the batch"
+                time.sleep(0.01)
+            assert log.anchors()[0].tree_size == decision.leaf_index + 1
+        finally:
+            service.close()
 
 
 def test_decision_with_proof_returns_record_and_bundle(client, application):
@@ -389,3 +439,13 @@ def test_bundle_that_is_not_json_is_422(client):
         "/audit/verify", content=b"{not json", headers={"Content-Type": "application/json"}
     )
     assert response.status_code == 422
+
+
+def test_openapi_documents_the_audit_routes_and_allowed_values(client):
+    schema = client.get("/openapi.json").json()
+    assert {"/audit/decisions", "/audit/decisions/{decision_id}", "/audit/verify"} <= set(
+        schema["paths"]
+    )
+    application = schema["components"]["schemas"]["CreditApplication"]
+    assert set(application["required"]) == set(MODEL_FEATURES)
+    assert "radio/television" in application["properties"]["purpose"]["enum"]

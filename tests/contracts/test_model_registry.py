@@ -97,8 +97,16 @@ def test_registering_the_same_name_twice_reverts(registry, owner, model_id):
     ("field", "args", "reason"),
     [
         ("name", (b"\0" * 32, MODEL_HASH, CARD_HASH, PRICE, ENDPOINT), "register: name is empty"),
-        ("model_hash", (NAME, b"\0" * 32, CARD_HASH, PRICE, ENDPOINT), "register: model hash is zero"),
-        ("card_hash", (NAME, MODEL_HASH, b"\0" * 32, PRICE, ENDPOINT), "register: card hash is zero"),
+        (
+            "model_hash",
+            (NAME, b"\0" * 32, CARD_HASH, PRICE, ENDPOINT),
+            "register: model hash is zero",
+        ),
+        (
+            "card_hash",
+            (NAME, MODEL_HASH, b"\0" * 32, PRICE, ENDPOINT),
+            "register: card hash is zero",
+        ),
         ("price", (NAME, MODEL_HASH, CARD_HASH, 0, ENDPOINT), "register: price must be above zero"),
         ("endpoint", (NAME, MODEL_HASH, CARD_HASH, PRICE, ""), "register: endpoint is empty"),
     ],

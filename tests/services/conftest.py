@@ -45,17 +45,23 @@ class Services:
     model: ServedModel
 
     def host(self, **kwargs) -> ServiceHost:
+        """A host of the diagnosis listing; keyword arguments override its parts."""
         settings = self.platform.settings
+        path = settings.home / "services" / "diagnosis" / "vouchers.sqlite3"
+        parts = {
+            "model": self.model,
+            "listing": self.contracts.registry.get(self.listing.model_id),
+            "account": self.owner,
+            "registry": self.contracts.registry,
+            "channels": self.contracts.channels,
+            "policy": ClaimPolicy(),
+        }
+        synchronous = kwargs.pop("synchronous", "FULL")
+        parts.update(kwargs)
         return ServiceHost(
-            model=self.model,
-            listing=self.contracts.registry.get(self.listing.model_id),
-            account=self.owner,
-            registry=self.contracts.registry,
-            channels=self.contracts.channels,
-            store=VoucherStore(settings.home / "services" / "diagnosis" / "vouchers.sqlite3", synchronous=kwargs.pop("synchronous", "FULL")),
+            store=VoucherStore(path, synchronous=synchronous),
             log=self.platform.open_log("calls_diagnosis"),
-            policy=kwargs.pop("policy", ClaimPolicy()),
-            **kwargs,
+            **parts,
         )
 
     def client(self, host: ServiceHost, account: LocalAccount | None = None) -> ServiceClient:

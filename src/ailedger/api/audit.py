@@ -41,8 +41,8 @@ from ailedger.api.deps import get_platform, require_writer
 from ailedger.audit import AuditedModel, Decision, FeatureSchema, credit_schema, verify_bundle
 from ailedger.audit.listing import (
     DECISION_LOG,
-    HeadStatus,
     MAX_LIMIT,
+    HeadStatus,
     head_history,
     is_anchored,
     open_decision_reader,

@@ -19,6 +19,11 @@ Public API (everything else in this package may change)::
     SyntheticCreditGenerator.fit(data).sample(n, seed=0)
     run_credit_scenario(settings, chain, log, n_applications=300, progress=None, ...)
         -> ScenarioSummary
+    ModelStore(directory).save(trained) / .load(model_id) / .serve(model_id) / .served_id()
+    open_model_store(settings); served_credit_model(settings) -> TrainedCreditModel
+    open_decision_reader(settings) -> (log, index)   # read-only, sees every writer
+    recent_decisions(log, index, limit=20) -> list[LoggedDecision]
+    head_history(log) -> list[HeadStatus]            # signed heads and anchors, newest first
 """
 
 from __future__ import annotations
@@ -29,7 +34,15 @@ from ailedger.audit.explain import Explainer, Explanation
 from ailedger.audit.export import export_decisions
 from ailedger.audit.german_credit import CreditData, load_german_credit
 from ailedger.audit.index import DecisionEntry, DecisionIndex
+from ailedger.audit.listing import (
+    HeadStatus,
+    LoggedDecision,
+    head_history,
+    open_decision_reader,
+    recent_decisions,
+)
 from ailedger.audit.model_card import GroupFairness, ModelCard, TrainingData, model_id_of
+from ailedger.audit.model_store import ModelStore, open_model_store, served_credit_model
 from ailedger.audit.proofs import build_proof_bundle, logged_record
 from ailedger.audit.record import DecisionPolicy, DecisionRecord, commit_input, prove_commitment
 from ailedger.audit.scenario import ScenarioSummary, open_decision_index, run_credit_scenario
@@ -51,7 +64,10 @@ __all__ = [
     "FeatureSchema",
     "FeatureSpec",
     "GroupFairness",
+    "HeadStatus",
+    "LoggedDecision",
     "ModelCard",
+    "ModelStore",
     "ScenarioSummary",
     "SyntheticCreditGenerator",
     "TrainedCreditModel",
@@ -61,13 +77,18 @@ __all__ = [
     "commit_input",
     "credit_schema",
     "export_decisions",
+    "head_history",
     "load_german_credit",
     "logged_record",
     "model_id_of",
     "open_decision_index",
+    "open_decision_reader",
+    "open_model_store",
     "prove_commitment",
     "read_stored_input",
+    "recent_decisions",
     "run_credit_scenario",
+    "served_credit_model",
     "train_credit_model",
     "verify_bundle",
 ]

@@ -86,8 +86,7 @@ class ModelStore:
         card = ModelCard.model_validate_json(card_json)
         if card.model_id != model_id:
             raise IntegrityError(
-                f"stored model card names another model: expected {model_id}, "
-                f"got {card.model_id}",
+                f"stored model card names another model: expected {model_id}, got {card.model_id}",
                 field="model_card",
             )
         estimator = pickle.loads(data)

@@ -21,9 +21,10 @@ from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse
 
 from ailedger.api.deps import get_platform
-from ailedger.audit import verify_bundle
+from ailedger.audit import Verdict, verify_bundle
 from ailedger.audit.listing import MAX_LIMIT, head_history, open_decision_reader, recent_decisions
 from ailedger.audit.proofs import AnchoredHeads, build_proof_bundle, logged_record
+from ailedger.audit.verify import CHECKS
 from ailedger.errors import NotFoundError
 from ailedger.platform import Platform
 from ailedger.web.charts import bar_chart
@@ -202,7 +203,9 @@ def heads_page(request: Request, platform: Platform = Depends(get_platform)) -> 
 @router.get("/verify", response_class=HTMLResponse)
 def verify_form(request: Request) -> HTMLResponse:
     return templates.TemplateResponse(
-        request, "audit_verify.html", {"bundle_text": "", "verdict": None, "error": None}
+        request,
+        "audit_verify.html",
+        {"bundle_text": "", "verdict": None, "error": None, "not_run": _not_run},
     )
 
 
@@ -223,6 +226,12 @@ def verify_submit(
     return templates.TemplateResponse(
         request,
         "audit_verify.html",
-        {"bundle_text": bundle, "verdict": verdict, "error": error},
+        {"bundle_text": bundle, "verdict": verdict, "error": error, "not_run": _not_run},
         status_code=422 if error else 200,
     )
+
+
+def _not_run(verdict: Verdict) -> list[str]:
+    """The checks verification stopped before (it stops at the first failure)."""
+    done = {check.name for check in verdict.checks}
+    return [name for name in CHECKS if name not in done]

@@ -1,0 +1,257 @@
+"""Compute-to-data: train an allow-listed estimator where the data lives.
+
+A buyer who pays for a job names an estimator from :data:`ALLOWED_ESTIMATORS`
+and hyper-parameters within its bounds; :func:`run_job` trains it on the
+released (anonymized) dataset on the seller's side and hands back only the
+serialized model, its SHA-256 hash and held-out metrics. No rows leave.
+
+The allow-list excludes estimators that store training rows (nearest
+neighbours, kernel SVMs keep support vectors), and the bounds keep tree leaves
+at least :data:`MIN_LEAF` samples wide, so a model cannot memorize individual
+records either.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import pickle
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator
+from sklearn.ensemble import GradientBoostingClassifier, RandomForestClassifier
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import accuracy_score, f1_score, roc_auc_score
+from sklearn.model_selection import train_test_split
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.tree import DecisionTreeClassifier
+
+from ailedger.errors import InvalidInputError
+
+__all__ = [
+    "ALLOWED_ESTIMATORS",
+    "MIN_LEAF",
+    "ComputeJob",
+    "ComputeResult",
+    "EstimatorSpec",
+    "Param",
+    "run_job",
+]
+
+MIN_LEAF = 5  # as k of the anonymization gate: no leaf describes fewer than five records
+MIN_ROWS = 20
+
+
+@dataclass(frozen=True)
+class Param:
+    """One tunable hyper-parameter: its type, inclusive bounds and default."""
+
+    kind: type
+    low: float
+    high: float
+    default: float | int
+
+    def check(self, name: str, value: object) -> float | int:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise InvalidInputError(
+                f"params.{name}: expected a number, got {type(value).__name__}",
+                field=f"params.{name}",
+            )
+        if self.kind is int and not float(value).is_integer():
+            raise InvalidInputError(
+                f"params.{name}: expected an integer, got {value!r}", field=f"params.{name}"
+            )
+        if not (math.isfinite(value) and self.low <= value <= self.high):
+            raise InvalidInputError(
+                f"params.{name}: expected {self.low}..{self.high}, got {value!r}",
+                field=f"params.{name}",
+            )
+        return self.kind(value)
+
+
+@dataclass(frozen=True)
+class EstimatorSpec:
+    """An allowed estimator: how to build it and which parameters a buyer may set."""
+
+    build: Callable[[dict[str, Any], int], BaseEstimator]
+    params: Mapping[str, Param]
+    description: str
+
+
+def _logistic(params: dict[str, Any], seed: int) -> BaseEstimator:
+    return make_pipeline(StandardScaler(), LogisticRegression(random_state=seed, **params))
+
+
+def _forest(params: dict[str, Any], seed: int) -> BaseEstimator:
+    return RandomForestClassifier(random_state=seed, n_jobs=1, **params)
+
+
+def _boosting(params: dict[str, Any], seed: int) -> BaseEstimator:
+    return GradientBoostingClassifier(random_state=seed, min_samples_leaf=MIN_LEAF, **params)
+
+
+def _tree(params: dict[str, Any], seed: int) -> BaseEstimator:
+    return DecisionTreeClassifier(random_state=seed, **params)
+
+
+ALLOWED_ESTIMATORS: dict[str, EstimatorSpec] = {
+    "logistic_regression": EstimatorSpec(
+        _logistic,
+        {"C": Param(float, 1e-4, 1e4, 1.0), "max_iter": Param(int, 10, 2_000, 500)},
+        "standardized logistic regression",
+    ),
+    "random_forest": EstimatorSpec(
+        _forest,
+        {
+            "n_estimators": Param(int, 1, 300, 100),
+            "max_depth": Param(int, 1, 16, 6),
+            "min_samples_leaf": Param(int, MIN_LEAF, 100, MIN_LEAF),
+        },
+        "random forest",
+    ),
+    "gradient_boosting": EstimatorSpec(
+        _boosting,
+        {
+            "n_estimators": Param(int, 1, 300, 100),
+            "learning_rate": Param(float, 1e-3, 1.0, 0.1),
+            "max_depth": Param(int, 1, 8, 3),
+        },
+        "gradient-boosted trees",
+    ),
+    "decision_tree": EstimatorSpec(
+        _tree,
+        {
+            "max_depth": Param(int, 1, 16, 5),
+            "min_samples_leaf": Param(int, MIN_LEAF, 100, MIN_LEAF),
+        },
+        "decision tree",
+    ),
+}
+
+
+@dataclass(frozen=True)
+class ComputeJob:
+    """What a buyer asks to be trained; validated on construction."""
+
+    estimator: str
+    target: str
+    params: Mapping[str, float | int] = field(default_factory=dict)
+    test_fraction: float = 0.25
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.estimator not in ALLOWED_ESTIMATORS:
+            raise InvalidInputError(
+                f"estimator: {self.estimator!r} is not on the allow-list "
+                f"(allowed: {', '.join(sorted(ALLOWED_ESTIMATORS))})",
+                field="estimator",
+            )
+        if not isinstance(self.params, Mapping):
+            raise InvalidInputError("params: expected a mapping", field="params")
+        allowed = ALLOWED_ESTIMATORS[self.estimator].params
+        unknown = sorted(set(self.params) - set(allowed))
+        if unknown:
+            raise InvalidInputError(
+                f"params: {unknown} are not tunable for {self.estimator} "
+                f"(tunable: {', '.join(sorted(allowed))})",
+                field="params",
+            )
+        checked = {name: spec.check(name, self.params[name]) for name, spec in allowed.items()
+                   if name in self.params}
+        object.__setattr__(self, "params", checked)
+        if not isinstance(self.test_fraction, float) or not 0.1 <= self.test_fraction <= 0.5:
+            raise InvalidInputError(
+                f"test_fraction: expected 0.1..0.5, got {self.test_fraction!r}",
+                field="test_fraction",
+            )
+
+    def resolved_params(self) -> dict[str, float | int]:
+        """Every tunable parameter: the buyer's values, defaults for the rest."""
+        allowed = ALLOWED_ESTIMATORS[self.estimator].params
+        return {name: self.params.get(name, spec.default) for name, spec in allowed.items()}
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "estimator": self.estimator,
+            "target": self.target,
+            "params": self.resolved_params(),
+            "test_fraction": self.test_fraction,
+            "seed": self.seed,
+        }
+
+
+@dataclass(frozen=True)
+class ComputeResult:
+    """What the buyer receives: the model, its hash and how well it does. No rows."""
+
+    job: ComputeJob
+    model: bytes = field(repr=False)
+    model_hash: str  # hex SHA-256 of ``model``
+    features: tuple[str, ...]
+    metrics: dict[str, float]
+    n_train: int
+    n_test: int
+
+    def load_model(self) -> BaseEstimator:
+        """Deserialize the model after checking it against ``model_hash``."""
+        if hashlib.sha256(self.model).hexdigest() != self.model_hash:
+            raise InvalidInputError("model: bytes do not match model_hash", field="model")
+        return pickle.loads(self.model)  # noqa: S301 - bytes verified against the logged hash
+
+
+def run_job(frame: pd.DataFrame, job: ComputeJob) -> ComputeResult:
+    """Train ``job`` on ``frame`` (numeric columns but the target); return model and metrics."""
+    if not isinstance(frame, pd.DataFrame) or len(frame) < MIN_ROWS:
+        got = len(frame) if isinstance(frame, pd.DataFrame) else type(frame).__name__
+        raise InvalidInputError(
+            f"dataset: expected a DataFrame of at least {MIN_ROWS} rows, got {got}",
+            field="dataset",
+        )
+    if job.target not in frame.columns:
+        raise InvalidInputError(
+            f"target: {job.target!r} is not a column (have {list(frame.columns)})",
+            field="target",
+        )
+    features = tuple(
+        str(c)
+        for c in frame.columns
+        if c != job.target and pd.api.types.is_numeric_dtype(frame[c])
+    )
+    if not features:
+        raise InvalidInputError("dataset: no numeric feature columns to train on", field="dataset")
+    y = frame[job.target].astype(str).to_numpy()
+    classes = np.unique(y)
+    if len(classes) < 2:
+        raise InvalidInputError(
+            f"target: expected at least two classes, got {list(classes)}", field="target"
+        )
+    x = frame[list(features)].to_numpy(dtype=float)
+    x_train, x_test, y_train, y_test = train_test_split(
+        x, y, test_size=job.test_fraction, random_state=job.seed, stratify=y
+    )
+    spec = ALLOWED_ESTIMATORS[job.estimator]
+    model = spec.build(job.resolved_params(), job.seed).fit(x_train, y_train)
+    predicted = model.predict(x_test)
+    metrics = {
+        "accuracy": float(accuracy_score(y_test, predicted)),
+        "f1_macro": float(f1_score(y_test, predicted, average="macro")),
+    }
+    if len(classes) == 2:
+        positive = model.classes_[1]
+        scores = model.predict_proba(x_test)[:, 1]
+        metrics["roc_auc"] = float(roc_auc_score(y_test == positive, scores))
+    blob = pickle.dumps(model, protocol=pickle.HIGHEST_PROTOCOL)
+    return ComputeResult(
+        job=job,
+        model=blob,
+        model_hash=hashlib.sha256(blob).hexdigest(),
+        features=features,
+        metrics=metrics,
+        n_train=len(x_train),
+        n_test=len(x_test),
+    )

@@ -1,0 +1,376 @@
+"""``DataMarket``: the typed Python face of the DataMarket contract.
+
+Arguments are validated here first, so a bad price or share is refused with an
+``InvalidInputError`` naming the field before any transaction is signed; what
+only the chain can know (an inactive listing, a forged acknowledgement, a
+missing allowance) comes back as ``RevertError`` carrying the contract's reason.
+Ids of created things are read from the transaction's events.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import IntEnum
+from typing import TYPE_CHECKING
+
+from eth_account.signers.local import LocalAccount
+
+from ailedger import contracts
+from ailedger.contracts.typed_data import (
+    DELIVERY_TYPES,
+    PERMIT_TYPES,
+    alt_token_domain,
+    data_market_domain,
+)
+from ailedger.core.chain import Contract, Receipt, deploy, ensure_deployed, to_checksum
+from ailedger.core.chain.deployments import Deployment
+from ailedger.core.identity import sign_typed
+from ailedger.errors import InvalidInputError, NotFoundError
+
+if TYPE_CHECKING:
+    from ailedger.platform import Platform
+
+__all__ = [
+    "CONTRACT_NAME",
+    "DEFAULT_DELIVERY_WINDOW",
+    "DEFAULT_FEE_BPS",
+    "MAX_BATCH",
+    "MAX_FEE_BPS",
+    "MAX_PRICE",
+    "ContributorShare",
+    "DataMarket",
+    "Kind",
+    "Listing",
+    "Pool",
+    "Purchase",
+    "Status",
+    "open_market",
+]
+
+CONTRACT_NAME = "DataMarket"
+MAX_PRICE = 1_000_000 * 10**18
+MAX_FEE_BPS = 1_000
+MAX_QUALITY_BPS = 10_000
+MAX_RECORDS = 2**64 - 1
+MAX_BATCH = 256
+DEFAULT_FEE_BPS = 250
+DEFAULT_DELIVERY_WINDOW = 3 * 86_400
+_ZERO32 = b"\0" * 32
+
+
+class Kind(IntEnum):
+    """What a purchase buys."""
+
+    ACCESS = 0
+    COMPUTE = 1
+
+
+class Status(IntEnum):
+    ESCROWED = 1
+    DELIVERED = 2
+    REFUNDED = 3
+
+
+@dataclass(frozen=True)
+class Listing:
+    listing_id: int
+    seller: str
+    pool_id: int  # 0 when the seller sells its own dataset
+    active: bool
+    price: int
+    compute_price: int  # 0 when compute-to-data is not offered
+    commitment: bytes
+    license_hash: bytes
+
+
+@dataclass(frozen=True)
+class Purchase:
+    purchase_id: int
+    listing_id: int
+    buyer: str
+    kind: Kind
+    status: Status
+    amount: int
+    fee_bps: int
+    deadline: int
+    delivery_hash: bytes
+
+
+@dataclass(frozen=True)
+class Pool:
+    pool_id: int
+    curator: str
+    metadata_hash: bytes
+    total_shares: int
+    contributors: int
+    revenue: int
+
+
+@dataclass(frozen=True)
+class ContributorShare:
+    """A contributor's record count and quality weight, as the curator records it."""
+
+    address: str
+    records: int
+    quality_bps: int = MAX_QUALITY_BPS
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "address", to_checksum(self.address, "contributor"))
+        _check_int("records", self.records, 1, MAX_RECORDS)
+        _check_int("quality_bps", self.quality_bps, 1, MAX_QUALITY_BPS)
+
+
+def _check_int(field: str, value: object, low: int, high: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidInputError(
+            f"{field}: expected an integer, got {type(value).__name__}", field=field
+        )
+    if not low <= value <= high:
+        raise InvalidInputError(f"{field}: expected {low}..{high}, got {value}", field=field)
+    return value
+
+
+def _check_bytes32(field: str, value: object) -> bytes:
+    if not isinstance(value, bytes) or len(value) != 32 or value == _ZERO32:
+        raise InvalidInputError(f"{field}: expected 32 non-zero bytes, got {value!r}", field=field)
+    return value
+
+
+class DataMarket:
+    """The DataMarket contract at ``contract.address``, paid in the ALTToken ``token``."""
+
+    def __init__(self, contract: Contract, token: Contract) -> None:
+        self.contract = contract
+        self.token = token
+        self.chain = contract.chain
+        self.address = contract.address
+
+    # --- reading ----------------------------------------------------------------------------
+
+    def listing(self, listing_id: int) -> Listing:
+        """A listing by id (``RevertError`` "listing: unknown listing" if there is none)."""
+        seller, pool_id, active, price, compute_price, commitment, license_hash = (
+            self.contract.listing(listing_id)
+        )
+        return Listing(
+            listing_id, seller, pool_id, active, price, compute_price, commitment, license_hash
+        )
+
+    def listings(self) -> list[Listing]:
+        return [self.listing(i) for i in range(1, self.contract.listing_count() + 1)]
+
+    def purchase(self, purchase_id: int) -> Purchase:
+        listing_id, buyer, kind, status, amount, fee_bps, deadline, delivery_hash = (
+            self.contract.purchase(purchase_id)
+        )
+        return Purchase(
+            purchase_id,
+            listing_id,
+            buyer,
+            Kind(kind),
+            Status(status),
+            amount,
+            fee_bps,
+            deadline,
+            delivery_hash,
+        )
+
+    def purchases(self) -> list[Purchase]:
+        return [self.purchase(i) for i in range(1, self.contract.purchase_count() + 1)]
+
+    def pool(self, pool_id: int) -> Pool:
+        curator, metadata_hash, total_shares, contributors, revenue, _, _ = self.contract.pool(
+            pool_id
+        )
+        return Pool(pool_id, curator, metadata_hash, total_shares, contributors, revenue)
+
+    def pools(self) -> list[Pool]:
+        return [self.pool(i) for i in range(1, self.contract.pool_count() + 1)]
+
+    def contributors(self, pool_id: int) -> list[str]:
+        """Addresses holding a share in the pool now, in the order they first joined."""
+        current: dict[str, int] = {}
+        for event in self.contract.get_events("ShareChanged"):
+            if event.args["pool_id"] == pool_id:
+                current[event.args["contributor"]] = event.args["shares"]
+        return [address for address, shares in current.items() if shares > 0]
+
+    def earned(self, pool_id: int, account: str) -> int:
+        """ALT (wei) earned in the pool and not yet claimed."""
+        return self.contract.earned(pool_id, to_checksum(account, "account"))
+
+    def claimed(self, pool_id: int, account: str) -> int:
+        """ALT (wei) of pool earnings already moved to the balance."""
+        return self.contract.contributor(pool_id, to_checksum(account, "account"))[4]
+
+    def balance_of(self, account: str) -> int:
+        """ALT (wei) credited and withdrawable."""
+        return self.contract.balance_of(to_checksum(account, "account"))
+
+    def has_access(self, listing_id: int, buyer: str) -> bool:
+        return self.contract.has_access(listing_id, to_checksum(buyer, "buyer"))
+
+    # --- pools ------------------------------------------------------------------------------
+
+    def create_pool(self, curator: LocalAccount, metadata_hash: bytes) -> int:
+        _check_bytes32("metadata_hash", metadata_hash)
+        receipt = self.contract.create_pool(metadata_hash, sender=curator)
+        return self._created(receipt, "PoolCreated", "pool_id")
+
+    def join(self, curator: LocalAccount, pool_id: int, shares: Sequence[ContributorShare]) -> int:
+        """Record every share (batches of MAX_BATCH per transaction); return gas used."""
+        gas = 0
+        for start in range(0, len(shares), MAX_BATCH):
+            batch = shares[start : start + MAX_BATCH]
+            receipt = self.contract.join_many(
+                pool_id,
+                [s.address for s in batch],
+                [s.records for s in batch],
+                [s.quality_bps for s in batch],
+                sender=curator,
+            )
+            gas += receipt.gas_used
+        return gas
+
+    def leave(self, contributor: LocalAccount, pool_id: int) -> Receipt:
+        return self.contract.leave(pool_id, sender=contributor)
+
+    def claim_and_withdraw(self, contributor: LocalAccount, pool_id: int) -> int:
+        """Move the contributor's pool earnings and balance to their wallet; return the amount."""
+        receipt = self.contract.claim_and_withdraw(pool_id, sender=contributor)
+        return self._withdrawn(receipt)
+
+    def withdraw(self, account: LocalAccount) -> int:
+        return self._withdrawn(self.contract.withdraw(sender=account))
+
+    # --- listings ---------------------------------------------------------------------------
+
+    def create_listing(
+        self,
+        seller: LocalAccount,
+        *,
+        commitment: bytes,
+        license_hash: bytes,
+        price: int,
+        compute_price: int = 0,
+        pool_id: int = 0,
+    ) -> int:
+        """List a dataset; return its id. ``pool_id`` makes every sale pay the pool."""
+        _check_bytes32("commitment", commitment)
+        _check_bytes32("license_hash", license_hash)
+        _check_int("price", price, 1, MAX_PRICE)
+        _check_int("compute_price", compute_price, 0, MAX_PRICE)
+        _check_int("pool_id", pool_id, 0, 2**64 - 1)
+        receipt = self.contract.create_listing(
+            commitment, license_hash, price, compute_price, pool_id, sender=seller
+        )
+        return self._created(receipt, "ListingCreated", "listing_id")
+
+    def set_active(self, seller: LocalAccount, listing_id: int, active: bool) -> Receipt:
+        return self.contract.set_active(listing_id, active, sender=seller)
+
+    # --- buying -----------------------------------------------------------------------------
+
+    def buy(self, buyer: LocalAccount, listing_id: int, kind: Kind = Kind.ACCESS) -> int:
+        """Pay into escrow with a signed permit (no separate approval); return the purchase id."""
+        listing = self.listing(listing_id)
+        price = listing.price if kind == Kind.ACCESS else listing.compute_price
+        deadline = self.chain.get_block(self.chain.block_number()).timestamp + 3_600
+        domain = alt_token_domain(self.chain.chain_id, self.token.address)
+        message = {
+            "owner": buyer.address,
+            "spender": self.address,
+            "value": price,
+            "nonce": self.token.nonces(buyer.address),
+            "deadline": deadline,
+        }
+        signature = sign_typed(buyer, domain, "Permit", PERMIT_TYPES, message)
+        receipt = self.contract.buy_with_permit(
+            listing_id,
+            int(kind),
+            deadline,
+            signature[64],
+            signature[:32],
+            signature[32:64],
+            sender=buyer,
+        )
+        return self._created(receipt, "Purchased", "purchase_id")
+
+    def buy_with_allowance(
+        self, buyer: LocalAccount, listing_id: int, kind: Kind = Kind.ACCESS
+    ) -> int:
+        """Pay into escrow from an allowance the buyer granted before."""
+        receipt = self.contract.buy(listing_id, int(kind), sender=buyer)
+        return self._created(receipt, "Purchased", "purchase_id")
+
+    def sign_delivery(self, buyer: LocalAccount, purchase_id: int, delivery_hash: bytes) -> bytes:
+        """The buyer's acknowledgement that ``delivery_hash`` was delivered for the purchase."""
+        _check_bytes32("delivery_hash", delivery_hash)
+        domain = data_market_domain(self.chain.chain_id, self.address)
+        message = {"purchaseId": purchase_id, "deliveryHash": delivery_hash}
+        return sign_typed(buyer, domain, "Delivery", DELIVERY_TYPES, message)
+
+    def acknowledge_delivery(
+        self, seller: LocalAccount, purchase_id: int, delivery_hash: bytes, signature: bytes
+    ) -> Receipt:
+        """Release the escrow with the buyer's signed acknowledgement."""
+        _check_bytes32("delivery_hash", delivery_hash)
+        if not isinstance(signature, bytes) or len(signature) != 65:
+            raise InvalidInputError("signature: expected 65 bytes", field="signature")
+        return self.contract.acknowledge_delivery(
+            purchase_id, delivery_hash, signature, sender=seller
+        )
+
+    def reclaim(self, buyer: LocalAccount, purchase_id: int) -> int:
+        receipt = self.contract.reclaim(purchase_id, sender=buyer)
+        return self.contract.decode_logs(receipt, "Refunded")[0].args["amount"]
+
+    # --- helpers ----------------------------------------------------------------------------
+
+    def _created(self, receipt: Receipt, event: str, field: str) -> int:
+        return self.contract.decode_logs(receipt, event)[0].args[field]
+
+    def _withdrawn(self, receipt: Receipt) -> int:
+        return self.contract.decode_logs(receipt, "Withdrawn")[0].args["amount"]
+
+
+def open_market(platform: Platform, *, deploy_if_missing: bool = False) -> DataMarket:
+    """The platform's DataMarket; with ``deploy_if_missing``, deploy (or reuse) it first.
+
+    Deploying needs the core contracts (the ALTToken it is paid in); the operator
+    owns the market and receives its fee.
+    """
+    token = platform.contract("ALTToken")
+    if not deploy_if_missing:
+        entry = platform.book.get(platform.chain.chain_id, CONTRACT_NAME)
+        if entry is None:
+            raise NotFoundError(
+                f"{CONTRACT_NAME} is not deployed on chain {platform.chain.chain_id}; "
+                "run `ailedger demo` first",
+                field="contract",
+            )
+        return DataMarket(platform.contract(CONTRACT_NAME), token)
+    artifact = contracts.load(CONTRACT_NAME)
+    operator = platform.operator
+    args = (token.address, operator.address, DEFAULT_FEE_BPS, DEFAULT_DELIVERY_WINDOW)
+    contract, reused = ensure_deployed(
+        platform.chain,
+        platform.book,
+        CONTRACT_NAME,
+        artifact.abi,
+        artifact.bytecode,
+        artifact.source_hash,
+        args,
+        operator,
+    )
+    if reused and contract.token() != token.address:
+        # The token was redeployed since: a market paid in the old token is of no use.
+        contract = deploy(platform.chain, artifact.abi, artifact.bytecode, *args, sender=operator)
+        block = contract.deploy_receipt.block_number if contract.deploy_receipt else 0
+        platform.book.record(
+            platform.chain.chain_id,
+            CONTRACT_NAME,
+            Deployment(contract.address, artifact.source_hash, block),
+        )
+    return DataMarket(contract, token)

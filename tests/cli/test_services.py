@@ -1,0 +1,111 @@
+"""`ailedger services publish|list|price|deprecate|channels|withdraw|call|verify|serve`."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from ailedger.cli.services import app, parse_alt
+from ailedger.config import Settings
+from ailedger.errors import InvalidInputError
+from ailedger.platform import Platform
+from ailedger.services import service_contracts
+
+PASSWORD = "cli-password"
+
+
+@pytest.fixture
+def home(tmp_path, monkeypatch):
+    home = tmp_path / "home"
+    monkeypatch.setenv("AILEDGER_HOME", str(home))
+    monkeypatch.setenv("AILEDGER_KEYSTORE_SCRYPT_N", "16")
+    monkeypatch.setenv("AILEDGER_PASSWORD", PASSWORD)
+    return home
+
+
+@pytest.fixture
+def runner() -> CliRunner:
+    return CliRunner()
+
+
+@pytest.fixture
+def published(runner, home):
+    result = runner.invoke(app, ["publish", "diagnosis", "--price", "0.02"])
+    assert result.exit_code == 0, result.output
+    return result
+
+
+def _listing(name: str):
+    with Platform.open(Settings()) as platform:
+        return service_contracts(platform).registry.find(name)
+
+
+def test_parse_alt_reads_decimal_alt_as_wei():
+    assert parse_alt("0.01") == 10**16
+    assert parse_alt("2") == 2 * 10**18
+
+
+@pytest.mark.parametrize("text", ["abc", "0", "-1", "1e-19", "nan"])
+def test_parse_alt_rejects_non_positive_or_too_precise_amounts(text):
+    with pytest.raises(InvalidInputError, match="price"):
+        parse_alt(text, "price")
+
+
+def test_publish_registers_the_model_at_its_price(published):
+    assert "registered diagnosis" in published.output
+    listing = _listing("diagnosis")
+    assert listing.price == 2 * 10**16
+    assert listing.endpoint == "http://127.0.0.1:8100"
+
+
+def test_publishing_the_same_model_again_reuses_the_entry(runner, published):
+    result = runner.invoke(app, ["publish", "diagnosis", "--price", "0.02"])
+    assert result.exit_code == 0, result.output
+    assert "already registered diagnosis" in result.output
+
+
+def test_publish_of_an_unknown_builtin_fails_naming_it(runner, home):
+    result = runner.invoke(app, ["publish", "horoscope"])
+    assert result.exit_code != 0
+    assert "horoscope" in str(result.exception)
+
+
+def test_list_shows_published_models(runner, published):
+    result = runner.invoke(app, ["list"])
+    assert result.exit_code == 0, result.output
+    assert "diagnosis" in result.output and "active" in result.output
+
+
+def test_price_changes_the_registered_price(runner, published):
+    result = runner.invoke(app, ["price", "diagnosis", "0.5"])
+    assert result.exit_code == 0, result.output
+    assert _listing("diagnosis").price == 5 * 10**17
+
+
+def test_deprecate_retires_the_model(runner, published):
+    result = runner.invoke(app, ["deprecate", "diagnosis"])
+    assert result.exit_code == 0, result.output
+    listed = runner.invoke(app, ["list"])
+    assert "deprecated" in listed.output
+
+
+def test_channels_of_a_fresh_registry_is_an_empty_table(runner, published):
+    result = runner.invoke(app, ["channels"])
+    assert result.exit_code == 0, result.output
+    assert "Payment channels" in result.output
+
+
+def test_withdraw_with_nothing_credited_withdraws_zero(runner, published):
+    result = runner.invoke(app, ["withdraw"])
+    assert result.exit_code == 0, result.output
+    assert "withdrew 0 ALT" in result.output
+
+
+def test_verify_of_a_file_without_proof_fails(runner, published, tmp_path):
+    saved = tmp_path / "call.json"
+    saved.write_text(json.dumps({"receipt": {}}))
+    result = runner.invoke(app, ["verify", str(saved)])
+    assert result.exit_code != 0
+    assert "no proof" in str(result.exception)

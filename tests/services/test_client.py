@@ -1,0 +1,211 @@
+"""ServiceClient: discovery, channels, paid calls, receipt checks and proofs of calls."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from tests.services.conftest import ALT, PRICE
+
+from ailedger.errors import IntegrityError, NotFoundError
+from ailedger.services import (
+    LocalTransport,
+    ModelDeprecatedError,
+    PaymentRequiredError,
+    ServiceClient,
+    verify_call_proof,
+)
+
+
+class TamperingTransport(LocalTransport):
+    """A host whose answers are altered on the way back by ``tamper(response)``."""
+
+    def __init__(self, host, tamper) -> None:
+        super().__init__(host)
+        self.tamper = tamper
+
+    def call(self, request):
+        response = super().call(request)
+        self.tamper(response)
+        return response
+
+
+def _client_with(services, transport) -> ServiceClient:
+    return ServiceClient(
+        services.consumer,
+        services.contracts.registry,
+        services.contracts.channels,
+        transport_for=lambda _listing: transport,
+    )
+
+
+# --- discovery and channels -------------------------------------------------------------------
+
+
+def test_discover_finds_the_listing_by_name(client, services):
+    assert client.discover("diagnosis") == services.listing
+
+
+def test_discover_of_an_unknown_name_is_not_found(client):
+    with pytest.raises(NotFoundError, match="no model named 'nope'"):
+        client.discover("nope")
+
+
+def test_discover_of_a_deprecated_model_says_so(client, services):
+    services.contracts.registry.deprecate(services.owner, services.listing.model_id)
+    with pytest.raises(ModelDeprecatedError, match="'diagnosis' is deprecated"):
+        client.discover("diagnosis")
+
+
+def test_first_call_opens_a_channel_and_later_calls_reuse_it(client, services):
+    listing = client.discover("diagnosis")
+    first = client.call(listing, services.model.examples[0])
+    second = client.call(listing, services.model.examples[1])
+    assert first.voucher.channel_id == second.voucher.channel_id
+    assert (second.voucher.nonce, second.voucher.amount) == (2, 2 * PRICE)
+    assert len(services.contracts.channels.opened(consumer=services.consumer.address)) == 1
+
+
+def test_new_client_reuses_the_channel_and_continues_its_vouchers(client, services, host):
+    listing = client.discover("diagnosis")
+    client.call(listing, services.model.examples[0])
+    client.call(listing, services.model.examples[0])
+    fresh = services.client(host)
+    third = fresh.call(listing, services.model.examples[0])
+    assert (third.voucher.nonce, third.voucher.amount) == (3, 3 * PRICE)
+
+
+def test_exhausted_channel_is_replaced_by_a_new_one(client, services):
+    listing = client.discover("diagnosis")
+    first = client.call(listing, services.model.examples[0], deposit=PRICE)
+    second = client.call(listing, services.model.examples[0], deposit=PRICE)
+    assert second.voucher.channel_id != first.voucher.channel_id
+
+
+def test_call_beyond_an_explicit_channels_deposit_is_refused_before_sending(client, services):
+    listing = client.discover("diagnosis")
+    channel = client.open_channel(listing, PRICE)
+    client.call(listing, services.model.examples[0], channel=channel)
+    with pytest.raises(PaymentRequiredError, match="below the price"):
+        client.call(listing, services.model.examples[0], channel=channel)
+
+
+def test_opening_a_channel_locks_the_deposit(client, services):
+    token = services.contracts.token
+    before = token.balanceOf(services.consumer.address)
+    channel = client.open_channel(client.discover("diagnosis"), 2 * ALT)
+    assert token.balanceOf(services.consumer.address) == before - 2 * ALT
+    assert (channel.deposit, channel.consumer) == (2 * ALT, services.consumer.address)
+
+
+# --- receipts ---------------------------------------------------------------------------------
+
+
+def test_call_returns_output_and_a_verified_receipt(client, services):
+    call = client.call(client.discover("diagnosis"), services.model.examples[3])
+    assert call.output == services.model.predict(services.model.examples[3])
+    assert call.receipt.service == services.owner.address
+    assert call.receipt.amount == PRICE
+
+
+@pytest.mark.parametrize(
+    ("tamper", "message"),
+    [
+        (lambda r: r["output"].update(diagnosis="benign", p_malignant=0.01), "response_hash"),
+        (lambda r: r["receipt"].update(amount=r["receipt"]["amount"] + 1), "altered"),
+        (lambda r: r["receipt"].update(signature="0x" + "00" * 65), "receipt"),
+        (lambda r: r.update(leaf_hash="0x" + "00" * 32), "log leaf"),
+        (lambda r: r.pop("receipt"), "malformed"),
+    ],
+)
+def test_tampered_response_is_detected(services, host, tamper, message):
+    client = _client_with(services, TamperingTransport(host, tamper))
+    with pytest.raises(IntegrityError, match=message):
+        client.call(client.discover("diagnosis"), services.model.examples[0])
+
+
+def test_receipt_from_another_key_is_detected(services, host):
+    def resign(response):
+        response["receipt"]["service"] = services.consumer.address
+
+    client = _client_with(services, TamperingTransport(host, resign))
+    with pytest.raises(IntegrityError, match="expected the model owner"):
+        client.call(client.discover("diagnosis"), services.model.examples[0])
+
+
+def test_lost_response_is_recovered_from_the_hosts_latest_voucher(client, services, host):
+    listing = client.discover("diagnosis")
+    client.call(listing, services.model.examples[0])
+    # Another client of the same account pays for a call this client never hears of.
+    other = services.client(host)
+    other.call(listing, services.model.examples[0])
+    resumed = client.call(listing, services.model.examples[0])
+    assert (resumed.voucher.nonce, resumed.voucher.amount) == (3, 3 * PRICE)
+
+
+# --- proofs -----------------------------------------------------------------------------------
+
+
+def test_call_is_proven_from_receipt_and_anchored_log(client, services):
+    listing = client.discover("diagnosis")
+    calls = [client.call(listing, services.model.examples[i]) for i in range(5)]
+    report = client.prove(calls[2], listing)
+    assert report.log_index == calls[2].log_index
+    assert report.receipt == calls[2].receipt
+    assert report.model_name == "diagnosis"
+    assert report.tree_size >= 5
+
+
+def test_proof_verifies_for_a_stranger_with_only_chain_access(client, services):
+    listing = client.discover("diagnosis")
+    call = client.call(listing, services.model.examples[0])
+    proof = json.loads(json.dumps(client.proof(listing, call)))
+    report = verify_call_proof(proof, services.platform.chain, services.contracts.registry)
+    assert report.receipt == call.receipt
+
+
+def test_proof_with_an_altered_record_fails(client, services):
+    listing = client.discover("diagnosis")
+    call = client.call(listing, services.model.examples[0])
+    proof = client.proof(listing, call)
+    proof["record"] = proof["record"].replace('"nonce":1', '"nonce":2')
+    with pytest.raises(IntegrityError):
+        verify_call_proof(proof, services.platform.chain, services.contracts.registry)
+
+
+def test_proof_of_another_call_does_not_prove_this_one(client, services):
+    listing = client.discover("diagnosis")
+    first = client.call(listing, services.model.examples[0])
+    second = client.call(listing, services.model.examples[1])
+    proof = client.proof(listing, first)
+    with pytest.raises(IntegrityError, match="differs from the receipt of the call"):
+        verify_call_proof(
+            proof,
+            services.platform.chain,
+            services.contracts.registry,
+            expected_receipt=second.receipt,
+        )
+
+
+def test_proof_with_a_forged_tree_head_fails(client, services):
+    listing = client.discover("diagnosis")
+    call = client.call(listing, services.model.examples[0])
+    proof = client.proof(listing, call)
+    proof["tree_head"]["signature"] = "0x" + "11" * 65
+    with pytest.raises(IntegrityError):
+        verify_call_proof(proof, services.platform.chain, services.contracts.registry)
+
+
+# --- settlement -------------------------------------------------------------------------------
+
+
+def test_no_double_spending_across_calls_claims_and_withdrawals(client, services, host):
+    listing = client.discover("diagnosis")
+    for i in range(7):
+        client.call(listing, services.model.examples[i])
+    host.claim_all()
+    channels, token = services.contracts.channels, services.contracts.token
+    before = token.balanceOf(services.owner.address)
+    assert channels.withdraw(services.owner) == 7 * PRICE
+    assert token.balanceOf(services.owner.address) == before + 7 * PRICE
+    assert channels.withdraw(services.owner) == 0

@@ -1,0 +1,187 @@
+"""`ailedger services serve` as a real process: HTTP calls, SIGKILL loses no voucher,
+SIGTERM claims everything, and a saved call verifies from the CLI."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+
+import httpx
+import pytest
+from typer.testing import CliRunner
+
+from ailedger.cli.services import app as services_cli
+from ailedger.config import Settings
+from ailedger.platform import Platform
+from ailedger.services import (
+    HttpTransport,
+    PaymentRequiredError,
+    ServiceClient,
+    VoucherStore,
+    deploy_service_contracts,
+    diagnosis_model,
+    service_contracts,
+)
+from ailedger.services.runtime import OWNER_KEY, publish_model, voucher_store_path
+
+pytestmark = pytest.mark.slow
+
+PRICE = 10**16
+SERVE = "import sys; from ailedger.cli.services import app; app(sys.argv[1:])"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def env(tmp_path, monkeypatch) -> dict[str, str]:
+    values = {
+        "AILEDGER_HOME": str(tmp_path / "home"),
+        "AILEDGER_KEYSTORE_SCRYPT_N": "16",
+        "AILEDGER_PASSWORD": "serve-password",
+    }
+    for key, value in values.items():
+        monkeypatch.setenv(key, value)
+    return {**os.environ, **values}
+
+
+@pytest.fixture
+def port(env) -> int:
+    """A port with the diagnosis model published at it, and a funded consumer."""
+    port = _free_port()
+    with Platform.open(Settings()) as platform:
+        contracts = deploy_service_contracts(platform)
+        owner = platform.account(OWNER_KEY, create=True, fund_wei=10**19)
+        consumer = platform.account("consumer", create=True, fund_wei=10**19)
+        contracts.token.mint(consumer.address, 10**19, sender=platform.operator)
+        publish_model(
+            platform,
+            contracts,
+            owner,
+            diagnosis_model(),
+            price=PRICE,
+            endpoint=f"http://127.0.0.1:{port}",
+        )
+    return port
+
+
+def _start(env, port: int) -> subprocess.Popen:
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            SERVE,
+            "serve",
+            "diagnosis",
+            "--port",
+            str(port),
+            "--claim-interval",
+            "3600",
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"serve exited: {process.stdout.read().decode()}")
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
+                return process
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    process.kill()
+    pytest.fail("serve did not answer /health within 60 s")
+
+
+@pytest.fixture
+def server(env, port) -> Iterator[subprocess.Popen]:
+    process = _start(env, port)
+    yield process
+    if process.poll() is None:
+        process.kill()
+        process.wait(timeout=30)
+
+
+def _client(platform: Platform) -> ServiceClient:
+    contracts = service_contracts(platform)
+    return ServiceClient(platform.account("consumer"), contracts.registry, contracts.channels)
+
+
+def test_accepted_vouchers_survive_a_sigkill_of_the_host(env, port, server):
+    with Platform.open(Settings()) as platform:
+        client = _client(platform)
+        listing = client.discover("diagnosis")
+        model = diagnosis_model()
+        calls = [client.call(listing, model.examples[i]) for i in range(5)]
+        channel_id = calls[-1].voucher.channel_id
+
+        server.send_signal(signal.SIGKILL)
+        server.wait(timeout=30)
+
+        with VoucherStore(voucher_store_path(platform.settings, "diagnosis")) as store:
+            latest = store.latest(channel_id)
+        assert (latest.voucher.nonce, latest.voucher.amount) == (5, 5 * PRICE)
+        assert latest.voucher.signature == calls[-1].voucher.signature
+
+        restarted = _start(env, port)
+        try:
+            with pytest.raises(PaymentRequiredError, match="stale nonce"):
+                HttpTransport(listing.endpoint).call(
+                    {
+                        "input": calls[-1].inputs,
+                        "salt": "0x" + calls[-1].salt.hex(),
+                        "voucher": calls[-1].voucher.to_dict(),
+                    }
+                )
+            more = client.call(listing, model.examples[5])
+            assert more.voucher.nonce == 6
+        finally:
+            restarted.send_signal(signal.SIGTERM)
+            restarted.wait(timeout=60)
+        channel = service_contracts(platform).channels.get(channel_id)
+        assert (channel.nonce, channel.claimed) == (6, 6 * PRICE)
+
+
+def test_graceful_shutdown_claims_every_channel(env, port, server):
+    with Platform.open(Settings()) as platform:
+        client = _client(platform)
+        listing = client.discover("diagnosis")
+        model = diagnosis_model()
+        last = [client.call(listing, model.examples[i]) for i in range(3)][-1]
+        server.send_signal(signal.SIGTERM)
+        # uvicorn shuts down cleanly, then re-raises the signal it handled.
+        assert server.wait(timeout=60) in (0, -signal.SIGTERM)
+        channel = service_contracts(platform).channels.get(last.voucher.channel_id)
+        assert channel.claimed == 3 * PRICE
+
+
+def test_missing_voucher_over_http_is_a_402_naming_the_price(port, server):
+    response = httpx.post(
+        f"http://127.0.0.1:{port}/call", json={"input": {}, "salt": "0x" + "00" * 32}
+    )
+    assert response.status_code == 402
+    assert response.json()["field"] == "voucher"
+    assert f"costs {PRICE}" in response.json()["message"]
+
+
+def test_cli_call_saves_a_call_that_cli_verify_proves(env, port, server, tmp_path):
+    runner = CliRunner()
+    saved = tmp_path / "call.json"
+    result = runner.invoke(
+        services_cli, ["call", "diagnosis", "--example", "2", "--save", str(saved)]
+    )
+    assert result.exit_code == 0, result.output
+    assert "receipt verified" in result.output
+    verified = runner.invoke(services_cli, ["verify", str(saved)])
+    assert verified.exit_code == 0, verified.output
+    assert "verified: diagnosis call, voucher 1" in verified.output
