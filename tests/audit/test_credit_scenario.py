@@ -26,7 +26,7 @@ def test_scenario_decides_anchors_and_verifies(settings, chain, log, auditor_key
     assert summary.example_verified
     assert summary.cv_auc_mean >= 0.75
     assert summary.raw_inputs_kept
-    assert steps[0].startswith("training")
+    assert steps[0].startswith("loading the served credit model")
     with open_decision_index(settings) as index:
         assert index.count() == 120
         assert index.get(summary.example_decision_id).blob_address is not None

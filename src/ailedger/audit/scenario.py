@@ -19,6 +19,7 @@ from ailedger.audit.credit import DEFAULT_THRESHOLD, train_credit_model
 from ailedger.audit.german_credit import MODEL_FEATURES, load_german_credit
 from ailedger.audit.index import DecisionIndex
 from ailedger.audit.model_card import GroupFairness
+from ailedger.audit.model_store import served_credit_model
 from ailedger.audit.proofs import build_proof_bundle
 from ailedger.audit.synthetic import SyntheticCreditGenerator
 from ailedger.audit.verify import verify_bundle
@@ -104,9 +105,10 @@ def run_credit_scenario(
     say = progress or (lambda _message: None)
     operator = operator if operator is not None else log.anchorer.sender
 
-    say("training the credit model (10-fold cross-validation, fairness metrics)")
+    say("loading the served credit model (or training it: 10-fold CV, fairness metrics)")
     data = load_german_credit()
-    trained = train_credit_model(data)
+    # The API serves the same stored model, so demo and API decisions share one model id.
+    trained = served_credit_model(settings, train=lambda: train_credit_model(data))
 
     say(f"deciding {n_applications} credit applications")
     applications = (
