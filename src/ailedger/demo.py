@@ -120,9 +120,17 @@ def audit_step(platform: Platform, console: Console) -> None:
     )
 
 
+def services_step(platform: Platform, console: Console) -> None:
+    """Two models sold per call through payment channels, claimed on chain once."""
+    from ailedger.services import run_services_scenario
+
+    run_services_scenario(platform, console)
+
+
 STEPS: tuple[tuple[str, Step], ...] = (
     ("Foundation: chain, keys, ALT token", foundation_step),
     ("Auditable AI: credit decisions on a verifiable log", audit_step),
+    ("Tokenized AI services: paid calls through payment channels", services_step),
 )
 
 

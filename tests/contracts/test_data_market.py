@@ -74,7 +74,9 @@ def buyer(token, deployer, alice, market) -> LocalAccount:
 
 @pytest.fixture
 def listing_id(market, seller) -> int:
-    return market.create_listing(COMMITMENT, LICENSE, PRICE, COMPUTE_PRICE, 0, sender=seller.address)
+    return market.create_listing(
+        COMMITMENT, LICENSE, PRICE, COMPUTE_PRICE, 0, sender=seller.address
+    )
 
 
 @pytest.fixture
@@ -650,9 +652,7 @@ def test_reclaim_after_delivery_reverts(market, seller, buyer, purchase_id, ackn
         market.reclaim(purchase_id, sender=buyer.address)
 
 
-def test_acknowledgement_after_reclaim_reverts(
-    market, seller, buyer, purchase_id, acknowledgement
-):
+def test_acknowledgement_after_reclaim_reverts(market, seller, buyer, purchase_id, acknowledgement):
     boa.env.time_travel(seconds=WINDOW + 1)
     market.reclaim(purchase_id, sender=buyer.address)
     with boa.reverts("acknowledge_delivery: purchase not in escrow"):

@@ -183,9 +183,7 @@ def test_join_many_is_all_or_nothing(market, curator, pool_id, patients):
 # --- payouts ----------------------------------------------------------------------------------
 
 
-def test_a_sale_credits_every_contributor_in_proportion(
-    market, curator, pool_id, patients, sell
-):
+def test_a_sale_credits_every_contributor_in_proportion(market, curator, pool_id, patients, sell):
     _join(market, pool_id, curator, patients, [1, 2, 5])
     proceeds = sell()
     earned = [market.earned(pool_id, p) for p in patients]
@@ -301,9 +299,7 @@ def test_leaving_twice_reverts(market, curator, pool_id, patients):
         market.leave(pool_id, sender=patients[0])
 
 
-def test_curator_removes_a_contributor_who_keeps_earnings(
-    market, curator, pool_id, patients, sell
-):
+def test_curator_removes_a_contributor_who_keeps_earnings(market, curator, pool_id, patients, sell):
     _join(market, pool_id, curator, patients, [1, 1, 2])
     proceeds = sell()
     market.remove_contributor(pool_id, patients[0], sender=curator.address)

@@ -23,6 +23,7 @@ Public API (everything else in this package may change)::
 
 from __future__ import annotations
 
+from ailedger.services.app import create_host_app
 from ailedger.services.channels import ChannelsClient, ChannelState, ClaimResult
 from ailedger.services.client import PaidCall, ServiceClient
 from ailedger.services.deployment import (
@@ -43,6 +44,7 @@ from ailedger.services.models import (
 from ailedger.services.proofs import CallProofReport, verify_call_proof
 from ailedger.services.receipts import CallReceipt, ReceiptSigner, call_record, commit
 from ailedger.services.registry import ModelListing, ModelRegistryClient
+from ailedger.services.scenario import ServicesSummary, run_services_scenario
 from ailedger.services.store import VoucherStore
 from ailedger.services.transport import HttpTransport, LocalTransport, Transport
 from ailedger.services.vouchers import Voucher, VoucherSigner
@@ -67,6 +69,7 @@ __all__ = [
     "ServiceClient",
     "ServiceContracts",
     "ServiceHost",
+    "ServicesSummary",
     "Transport",
     "Voucher",
     "VoucherSigner",
@@ -74,10 +77,12 @@ __all__ = [
     "build_model",
     "call_record",
     "commit",
+    "create_host_app",
     "credit_model",
     "deploy_service_contracts",
     "diagnosis_model",
     "load_model",
+    "run_services_scenario",
     "save_model",
     "service_contracts",
     "verify_call_proof",
