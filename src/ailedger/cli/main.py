@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import sys
 
-import click
 import typer
 from rich.console import Console
 from rich.markup import escape
@@ -40,9 +39,12 @@ _register_subcommands()
 
 
 def main() -> None:
-    """Run the CLI, turning ailedger errors into one-line messages and exit status 1."""
+    """Run the CLI, turning ailedger errors into one-line messages and exit status 1.
+
+    Usage errors (unknown command, missing argument) are click's: exit status 2.
+    """
     try:
-        status = app(standalone_mode=False)
+        app()
     except AILedgerError as error:
         where = f" [{error.field}]" if error.field else ""
         # escape: "[field]" and messages such as "[a-z0-9]" are text, not rich markup.
@@ -52,11 +54,3 @@ def main() -> None:
             soft_wrap=True,  # one line, however narrow the terminal
         )
         sys.exit(1)
-    except click.exceptions.Abort:
-        err_console.print("aborted")
-        sys.exit(1)
-    except click.ClickException as error:  # usage errors: unknown option, bad value
-        error.show()
-        sys.exit(error.exit_code)
-    if isinstance(status, int) and status:
-        sys.exit(status)

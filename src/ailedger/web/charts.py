@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+MIN_SLOTS = 8
+
 
 @dataclass(frozen=True)
 class Bar:
@@ -38,7 +40,7 @@ def bar_chart(
 ) -> BarChart:
     """Lay out a vertical bar chart; the template draws it as SVG rectangles."""
     top = max((value for _, value in points), default=0) or 1
-    slot = width / max(len(points), 1)
+    slot = width / max(len(points), MIN_SLOTS)  # a lone bar stays bar-sized
     plot_height = height - 30  # room for the labels under the bars
     bars = tuple(
         Bar(

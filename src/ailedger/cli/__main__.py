@@ -1,0 +1,5 @@
+"""``python -m ailedger.cli``: the same as the ``ailedger`` command."""
+
+from ailedger.cli.main import main
+
+main()
