@@ -120,6 +120,13 @@ def audit_step(platform: Platform, console: Console) -> None:
     )
 
 
+def market_step(platform: Platform, console: Console) -> None:
+    """Patients pool anonymized data; every sale and compute job pays each of them."""
+    from ailedger.market.demo import run_market_scenario
+
+    run_market_scenario(platform, console)
+
+
 def services_step(platform: Platform, console: Console) -> None:
     """Two models sold per call through payment channels, claimed on chain once."""
     from ailedger.services import run_services_scenario
@@ -130,6 +137,7 @@ def services_step(platform: Platform, console: Console) -> None:
 STEPS: tuple[tuple[str, Step], ...] = (
     ("Foundation: chain, keys, ALT token", foundation_step),
     ("Auditable AI: credit decisions on a verifiable log", audit_step),
+    ("Data marketplace: patients paid for every use of their data", market_step),
     ("Tokenized AI services: paid calls through payment channels", services_step),
 )
 

@@ -17,6 +17,7 @@ from fastapi.responses import JSONResponse
 
 from ailedger import __version__
 from ailedger.api import audit as audit_api
+from ailedger.api import market as market_api
 from ailedger.api import services as services_api
 from ailedger.api.deps import get_platform
 from ailedger.config import Settings
@@ -67,13 +68,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app.include_router(audit_api.router)
     app.include_router(services_api.router)
+    app.include_router(market_api.router)
 
     from ailedger.web import audit as web_audit
+    from ailedger.web import market as web_market
     from ailedger.web import routes as web_routes
     from ailedger.web import services as web_services
 
     app.include_router(web_routes.router)
     app.include_router(web_audit.router)
     app.include_router(web_services.router)
+    app.include_router(web_market.router)
     web_routes.mount_static(app)
     return app

@@ -48,6 +48,7 @@ __all__ = [
     "Policy",
     "Prefix",
     "anonymize",
+    "policy_from_dict",
 ]
 
 DEFAULT_K = 5
@@ -279,7 +280,8 @@ class GateReport:
         if self.too_small_groups:
             parts.append(
                 f"{len(self.too_small_groups)} groups over ({', '.join(self.offending_columns)}) "
-                f"have fewer than k={self.k} {self.unit}, e.g. {self.too_small_groups[0].describe()}"
+                f"have fewer than k={self.k} {self.unit}, "
+                f"e.g. {self.too_small_groups[0].describe()}"
             )
         if self.not_diverse_groups:
             parts.append(
@@ -467,4 +469,48 @@ def _report(
         too_small_groups=tuple(small[:MAX_REPORTED_GROUPS]),
         not_diverse_groups=tuple(not_diverse[:MAX_REPORTED_GROUPS]),
         violating_groups=len(small) + len(not_diverse),
+    )
+
+
+def policy_from_dict(spec: Mapping[str, Any]) -> Policy:
+    """A policy from plain data (CLI files, API bodies)::
+
+    {"direct_identifiers": ["name"], "sensitive": "diagnosis", "k": 5, "l": 2,
+     "subject": null, "quasi_identifiers": {"age": {"bands": [5, 10], "low": 40},
+                                            "zip": {"prefix": [3, 1]}, "sex": "keep"}}
+    """
+    if not isinstance(spec, Mapping):
+        raise InvalidInputError("policy: expected an object", field="policy")
+    quasi_spec = spec.get("quasi_identifiers")
+    if not isinstance(quasi_spec, Mapping):
+        raise InvalidInputError(
+            "policy.quasi_identifiers: expected an object of column: hierarchy",
+            field="quasi_identifiers",
+        )
+    quasi: dict[str, Generalization] = {}
+    for name, hierarchy in quasi_spec.items():
+        if hierarchy == "keep":
+            quasi[name] = Keep()
+        elif isinstance(hierarchy, Mapping) and "bands" in hierarchy:
+            quasi[name] = Bands(
+                tuple(hierarchy["bands"]), low=hierarchy.get("low"), high=hierarchy.get("high")
+            )
+        elif isinstance(hierarchy, Mapping) and "prefix" in hierarchy:
+            quasi[name] = Prefix(tuple(hierarchy["prefix"]))
+        else:
+            raise InvalidInputError(
+                f'policy.quasi_identifiers.{name}: expected "keep", {{"bands": [...]}} '
+                f'or {{"prefix": [...]}}, got {hierarchy!r}',
+                field="quasi_identifiers",
+            )
+    sensitive = spec.get("sensitive")
+    if not isinstance(sensitive, str):
+        raise InvalidInputError("policy.sensitive: expected a column name", field="sensitive")
+    return Policy(
+        direct_identifiers=tuple(spec.get("direct_identifiers", ())),
+        quasi_identifiers=quasi,
+        sensitive=sensitive,
+        k=spec.get("k", DEFAULT_K),
+        l=spec.get("l", DEFAULT_L),
+        subject=spec.get("subject"),
     )

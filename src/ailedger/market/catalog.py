@@ -164,9 +164,7 @@ class Catalog:
             (*self._key, purchase_id),
         ).fetchone()
         if row is None:
-            raise NotFoundError(
-                f"purchase {purchase_id} has no delivery yet", field="purchase_id"
-            )
+            raise NotFoundError(f"purchase {purchase_id} has no delivery yet", field="purchase_id")
         return CatalogDelivery(row[0], row[1], row[2], bytes(row[3]), json.loads(row[4]), row[5])
 
     def deliveries(self) -> list[CatalogDelivery]:

@@ -161,8 +161,11 @@ class ComputeJob:
                 f"(tunable: {', '.join(sorted(allowed))})",
                 field="params",
             )
-        checked = {name: spec.check(name, self.params[name]) for name, spec in allowed.items()
-                   if name in self.params}
+        checked = {
+            name: spec.check(name, self.params[name])
+            for name, spec in allowed.items()
+            if name in self.params
+        }
         object.__setattr__(self, "params", checked)
         if not isinstance(self.test_fraction, float) or not 0.1 <= self.test_fraction <= 0.5:
             raise InvalidInputError(
@@ -201,7 +204,7 @@ class ComputeResult:
         """Deserialize the model after checking it against ``model_hash``."""
         if hashlib.sha256(self.model).hexdigest() != self.model_hash:
             raise InvalidInputError("model: bytes do not match model_hash", field="model")
-        return pickle.loads(self.model)  # noqa: S301 - bytes verified against the logged hash
+        return pickle.loads(self.model)
 
 
 def run_job(frame: pd.DataFrame, job: ComputeJob) -> ComputeResult:
@@ -218,9 +221,7 @@ def run_job(frame: pd.DataFrame, job: ComputeJob) -> ComputeResult:
             field="target",
         )
     features = tuple(
-        str(c)
-        for c in frame.columns
-        if c != job.target and pd.api.types.is_numeric_dtype(frame[c])
+        str(c) for c in frame.columns if c != job.target and pd.api.types.is_numeric_dtype(frame[c])
     )
     if not features:
         raise InvalidInputError("dataset: no numeric feature columns to train on", field="dataset")

@@ -84,19 +84,16 @@ def address_of_public_key(public_key: bytes) -> str:
     """The Ethereum address of a secp256k1 public key (33, 64 or 65 bytes)."""
     if not isinstance(public_key, bytes):
         raise InvalidInputError("public_key: expected bytes", field="public_key")
+    if len(public_key) not in (33, 64, 65):
+        raise InvalidInputError(
+            f"public_key: expected 33, 64 or 65 bytes, got {len(public_key)}", field="public_key"
+        )
     try:
         if len(public_key) == 33:
             key = keys.PublicKey.from_compressed_bytes(public_key)
-        elif len(public_key) == 65 and public_key[0] == 4:
-            key = keys.PublicKey(public_key[1:])
-        elif len(public_key) == 64:
-            key = keys.PublicKey(public_key)
         else:
-            raise InvalidInputError(
-                f"public_key: expected 33, 64 or 65 bytes, got {len(public_key)}",
-                field="public_key",
-            )
-    except KeyValidationError:
+            key = keys.PublicKey(public_key[-64:])  # 65 bytes: drop the 0x04 prefix
+    except (KeyValidationError, ValueError):  # eth_keys or its coincurve backend
         raise InvalidInputError(
             "public_key: not a point on secp256k1", field="public_key"
         ) from None

@@ -89,7 +89,8 @@ def print_market_summary(summary: MarketSummary, console: Console) -> None:
     console.print(
         f"{summary.patients} patients withdrew {_alt(summary.total_paid_to_patients)} ALT in "
         f"total ({summary.withdraw_gas:,} gas each); platform fee {_alt(summary.fee_paid)} ALT. "
-        f"Every sale costs the same gas whatever the pool size: one revenue-per-share update."
+        "Every sale costs the same gas whatever the pool size: one revenue-per-share update "
+        "(the first settlement also initialises the pool's accumulator and the fee balance)."
     )
     console.print(
         f"market log: {summary.log_size} records, root {summary.log_root[:18]}…, "

@@ -32,7 +32,7 @@ from ailedger.core.storage import BlobStore
 from ailedger.errors import IntegrityError, InvalidInputError, UnauthorizedError
 from ailedger.market.anonymize import AnonymizedDataset, Policy, anonymize
 from ailedger.market.catalog import Catalog, CatalogDataset, CatalogDelivery
-from ailedger.market.compute import ComputeJob, ComputeResult, run_job
+from ailedger.market.compute import ComputeJob, run_job
 from ailedger.market.contract import DataMarket, Kind, Status
 from ailedger.market.delivery import (
     SealedKey,
@@ -315,7 +315,7 @@ class DataBuyer:
         model_bytes = self.store.get(delivery.sealed.blob_address, key)
         if hashlib.sha256(model_bytes).hexdigest() != delivery.model_hash:
             raise IntegrityError("delivery: the model does not match its hash", field="model")
-        model = pickle.loads(model_bytes)  # noqa: S301 - hash checked against the delivery
+        model = pickle.loads(model_bytes)
         signature = self.market.sign_delivery(
             self.account, delivery.purchase_id, delivery.delivery_hash
         )
@@ -331,6 +331,3 @@ def compute_result_of(delivery: Delivery) -> dict[str, Any]:
         "job": delivery.job,
         "blob_address": delivery.sealed.blob_address,
     }
-
-
-_ = ComputeResult  # re-exported type for callers annotating results

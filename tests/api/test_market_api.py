@@ -1,0 +1,159 @@
+"""The /market API over a data dir where the patient-pool scenario ran."""
+
+from __future__ import annotations
+
+import pytest
+from fastapi.testclient import TestClient
+
+from ailedger.api import create_app
+from ailedger.api import market as market_api
+from ailedger.market.scenario import run_patient_market
+from ailedger.platform import Platform
+
+TOKEN = "s3cret"
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+
+
+def _app(settings):
+    app = create_app(settings)
+    # Until api/app.py includes the market router, include it here; afterwards this is a no-op.
+    if not any(getattr(route, "path", "").startswith("/market") for route in app.routes):
+        app.include_router(market_api.router)
+    return app
+
+
+@pytest.fixture(scope="module")
+def market_settings(tmp_path_factory):
+    from ailedger.config import Settings
+
+    settings = Settings(
+        home=tmp_path_factory.mktemp("api") / "home",
+        keystore_scrypt_n=2**4,
+        password="pw",
+        api_token=TOKEN,
+    )
+    with Platform.open(settings) as platform:
+        summary = run_patient_market(platform, n_patients=36)
+    return settings, summary
+
+
+@pytest.fixture
+def client(market_settings):
+    with TestClient(_app(market_settings[0])) as client:
+        yield client
+
+
+@pytest.fixture
+def summary(market_settings):
+    return market_settings[1]
+
+
+def test_overview_lists_the_listing_pool_and_purchases(client, summary):
+    body = client.get("/market/overview").json()
+    assert [item["listing_id"] for item in body["listings"]] == [summary.listing_id]
+    assert [pool["contributors"] for pool in body["pools"]] == [summary.patients]
+    assert [p["kind"] for p in body["purchases"]] == ["access", "compute"]
+    assert all(p["status"] == "delivered" for p in body["purchases"])
+
+
+def test_a_listing_shows_its_title_and_gate_result(client, summary):
+    body = client.get(f"/market/listings/{summary.listing_id}").json()
+    assert body["title"].startswith("Breast biopsy pool")
+    assert body["gate"].startswith("passed")
+    assert body["pool_id"] == summary.pool_id
+    assert body["private_summary"]["epsilon"] == 1.0
+
+
+def test_an_unknown_listing_is_a_409_with_the_reason(client):
+    response = client.get("/market/listings/999")
+    assert response.status_code == 409
+    assert "unknown listing" in response.json()["message"]
+
+
+def test_contributors_show_what_each_patient_earned(client, summary):
+    rows = client.get(f"/market/pools/{summary.pool_id}/contributors").json()
+    assert len(rows) == summary.patients
+    by_address = {row["address"]: row for row in rows}
+    for patient in summary.earnings:
+        assert int(by_address[patient.address]["claimed_wei"]) == patient.withdrawn
+
+
+def test_balances_of_an_address_are_readable(client, summary):
+    body = client.get(f"/market/balances/{summary.earnings[0].address}").json()
+    assert body["balance_wei"] == "0"  # withdrawn
+
+
+def test_a_bad_address_is_a_422(client):
+    assert client.get("/market/balances/0x123").status_code == 422
+
+
+def test_estimators_lists_the_allow_list_with_bounds(client):
+    body = client.get("/market/estimators").json()
+    assert body["random_forest"]["params"]["min_samples_leaf"]["min"] == 5
+
+
+POLICY = {
+    "direct_identifiers": ["name"],
+    "quasi_identifiers": {"age": {"bands": [10, 20]}},
+    "sensitive": "diagnosis",
+}
+
+
+def test_gate_reports_a_passing_dataset(client):
+    rows = [
+        {"name": f"p{i}", "age": 40 + i % 10, "diagnosis": "ab"[i % 2], "x": i / 3}
+        for i in range(20)
+    ]
+    body = client.post("/market/gate", json={"rows": rows, "policy": POLICY}).json()
+    assert body["passed"] is True
+    assert body["dropped_columns"] == ["name"]
+
+
+def test_gate_refuses_a_failing_dataset_naming_groups(client):
+    rows = [{"name": "a", "age": 41, "diagnosis": "a"}, {"name": "b", "age": 95, "diagnosis": "b"}]
+    response = client.post("/market/gate", json={"rows": rows, "policy": POLICY})
+    assert response.status_code == 422
+    assert response.json()["field"] == "dataset"
+    assert "age=" in response.json()["message"]
+
+
+def test_gate_refuses_a_bad_policy(client):
+    response = client.post(
+        "/market/gate", json={"rows": [{"a": 1}], "policy": {"quasi_identifiers": {}}}
+    )
+    assert response.status_code == 422
+
+
+def test_writes_without_the_token_are_refused(client, summary):
+    response = client.post(f"/market/listings/{summary.listing_id}/active", json={"active": False})
+    assert response.status_code == 403
+    assert client.get(f"/market/listings/{summary.listing_id}").json()["active"] is True
+
+
+def test_a_compute_job_outside_the_allow_list_is_a_422(client, summary):
+    body = {"listing_id": summary.listing_id, "buyer": "lab-b", "estimator": "svc", "target": "d"}
+    response = client.post("/market/compute-jobs", json=body, headers=AUTH)
+    assert response.status_code == 422
+    assert response.json()["field"] == "estimator"
+
+
+def test_a_compute_job_returns_model_hash_and_metrics(client, summary):
+    body = {
+        "listing_id": summary.listing_id,
+        "buyer": "lab-b",
+        "estimator": "decision_tree",
+        "target": "diagnosis",
+        "params": {"max_depth": 3},
+    }
+    response = client.post("/market/compute-jobs", json=body, headers=AUTH)
+    assert response.status_code == 200, response.text
+    result = response.json()
+    assert len(result["model_hash"]) == 64
+    assert result["metrics"]["accuracy"] > 0.5
+    assert result["log_index"] == 2
+
+
+def test_the_seller_delists_and_relists_with_the_token(client, summary):
+    url = f"/market/listings/{summary.listing_id}/active"
+    assert client.post(url, json={"active": False}, headers=AUTH).json()["active"] is False
+    assert client.post(url, json={"active": True}, headers=AUTH).json()["active"] is True

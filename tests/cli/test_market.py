@@ -1,0 +1,184 @@
+"""`ailedger market ...` on a data dir where the patient-pool scenario ran."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from rich.console import Console
+from typer.testing import CliRunner
+
+from ailedger.cli import market as market_cli
+from ailedger.cli.market import app
+from ailedger.errors import InvalidInputError, NotFoundError, RevertError
+from ailedger.market.scenario import run_patient_market
+from ailedger.platform import Platform
+
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def ran(tmp_path_factory):
+    from ailedger.config import Settings
+
+    home = tmp_path_factory.mktemp("cli") / "home"
+    settings = Settings(home=home, keystore_scrypt_n=2**4, password="pw")
+    with Platform.open(settings) as platform:
+        summary = run_patient_market(platform, n_patients=36)
+    return home, summary
+
+
+@pytest.fixture
+def summary(ran, monkeypatch):
+    home, summary = ran
+    monkeypatch.setenv("AILEDGER_HOME", str(home))
+    monkeypatch.setenv("AILEDGER_PASSWORD", "pw")
+    monkeypatch.setenv("AILEDGER_KEYSTORE_SCRYPT_N", "16")
+    monkeypatch.delenv("AILEDGER_CHAIN_URL", raising=False)
+    # Wide enough that tables do not wrap the words the tests look for.
+    monkeypatch.setattr(market_cli, "console", Console(width=300, soft_wrap=True))
+    return summary
+
+
+def test_listings_shows_the_pool_listing_and_its_gate_verdict(summary):
+    result = runner.invoke(app, ["listings"])
+    assert result.exit_code == 0, result.output
+    assert "Breast biopsy pool" in result.output
+    assert "passed" in result.output
+
+
+def test_pools_shows_the_contributor_count(summary):
+    result = runner.invoke(app, ["pools"])
+    assert result.exit_code == 0, result.output
+    assert f"{summary.patients}" in result.output
+
+
+def test_earnings_lists_every_contributor(summary):
+    result = runner.invoke(app, ["earnings", str(summary.pool_id)])
+    assert result.exit_code == 0, result.output
+    assert all(e.address in result.output for e in summary.earnings)
+
+
+def test_purchases_lists_both_sales(summary):
+    result = runner.invoke(app, ["purchases"])
+    assert "access" in result.output and "compute" in result.output
+
+
+def test_delist_then_relist(summary):
+    assert "delisted" in runner.invoke(app, ["delist", str(summary.listing_id)]).output
+    assert "is active" in runner.invoke(app, ["relist", str(summary.listing_id)]).output
+
+
+def test_delisting_twice_reverts_with_the_reason(summary):
+    runner.invoke(app, ["delist", str(summary.listing_id)])
+    result = runner.invoke(app, ["delist", str(summary.listing_id)])
+    assert isinstance(result.exception, RevertError)
+    assert result.exception.reason == "set_active: no change"
+    runner.invoke(app, ["relist", str(summary.listing_id)])
+
+
+def test_compute_runs_a_paid_job_and_prints_its_model(summary):
+    args = [
+        "compute",
+        str(summary.listing_id),
+        "--buyer",
+        "lab-a",
+        "--estimator",
+        "decision_tree",
+        "--target",
+        "diagnosis",
+        "--param",
+        "max_depth=3",
+    ]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert "model " in result.output and "accuracy" in result.output
+
+
+def test_compute_outside_the_allow_list_is_refused(summary):
+    args = [
+        "compute",
+        str(summary.listing_id),
+        "--buyer",
+        "lab-a",
+        "--estimator",
+        "knn",
+        "--target",
+        "diagnosis",
+    ]
+    result = runner.invoke(app, args)
+    assert isinstance(result.exception, InvalidInputError)
+    assert result.exception.field == "estimator"
+
+
+def test_a_malformed_param_is_refused(summary):
+    args = [
+        "compute",
+        str(summary.listing_id),
+        "--buyer",
+        "lab-a",
+        "--estimator",
+        "decision_tree",
+        "--target",
+        "diagnosis",
+        "--param",
+        "max_depth",
+    ]
+    assert isinstance(runner.invoke(app, args).exception, InvalidInputError)
+
+
+def test_withdraw_with_nothing_credited_reverts(summary):
+    result = runner.invoke(app, ["withdraw", "--account", "lab-a"])
+    assert isinstance(result.exception, RevertError)
+    assert result.exception.reason == "withdraw: nothing to withdraw"
+
+
+def test_withdraw_of_an_unknown_account_is_not_found(summary):
+    result = runner.invoke(app, ["withdraw", "--account", "nobody"])
+    assert isinstance(result.exception, NotFoundError)
+
+
+def test_the_seller_withdraws_what_nobody_else_may(summary):
+    # The operator collected the platform fee of both sales.
+    result = runner.invoke(app, ["withdraw", "--account", "operator"])
+    assert result.exit_code == 0, result.output
+    assert "withdrew" in result.output
+
+
+POLICY = {
+    "direct_identifiers": ["name"],
+    "quasi_identifiers": {"age": {"bands": [10]}},
+    "sensitive": "diagnosis",
+}
+
+
+def test_check_passes_a_k_anonymous_csv(summary, tmp_path):
+    data = tmp_path / "d.csv"
+    data.write_text(
+        "name,age,diagnosis\n" + "".join(f"p{i},4{i % 9},{'ab'[i % 2]}\n" for i in range(12))
+    )
+    policy = tmp_path / "p.json"
+    policy.write_text(json.dumps(POLICY))
+    result = runner.invoke(app, ["check", str(data), "--policy", str(policy)])
+    assert result.exit_code == 0, result.output
+    assert "PASSED" in result.output
+
+
+def test_check_refuses_a_failing_csv_naming_the_group(summary, tmp_path):
+    data = tmp_path / "d.csv"
+    data.write_text("name,age,diagnosis\na,41,x\nb,95,y\n")
+    policy = tmp_path / "p.json"
+    policy.write_text(json.dumps(POLICY))
+    result = runner.invoke(app, ["check", str(data), "--policy", str(policy)])
+    assert result.exit_code == 1
+    assert "REFUSED" in result.output
+    assert "age=90-99" in result.output
+
+
+def test_check_with_a_non_json_policy_is_an_input_error(summary, tmp_path):
+    data = tmp_path / "d.csv"
+    data.write_text("a\n1\n")
+    policy = tmp_path / "p.json"
+    policy.write_text("nope")
+    result = runner.invoke(app, ["check", str(data), "--policy", str(policy)])
+    assert isinstance(result.exception, InvalidInputError)

@@ -1,0 +1,260 @@
+"""Sales end to end on the embedded chain: publish, buy, deliver, acknowledge, settle, log."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from ailedger.errors import InvalidInputError, NotFoundError, RevertError, UnauthorizedError
+from ailedger.market.anonymize import AnonymizationError
+from ailedger.market.compute import ComputeJob
+from ailedger.market.contract import ContributorShare, Kind, Status
+from ailedger.market.delivery import public_key_of_account
+from ailedger.market.patients import DIAGNOSIS, PATIENT_POLICY, pooled_records, synthetic_patients
+from ailedger.market.service import ACCESS_RECORD, COMPUTE_RECORD
+
+ALT = 10**18
+PRICE = 50 * ALT
+COMPUTE_PRICE = 20 * ALT
+LICENSE = "research only"
+
+
+@pytest.fixture(scope="module")
+def records():
+    return pooled_records(synthetic_patients(48))
+
+
+@pytest.fixture
+def listing_id(world, records) -> int:
+    published = world.seller.publish(
+        records,
+        PATIENT_POLICY,
+        title="biopsies",
+        license_text=LICENSE,
+        price=PRICE,
+        compute_price=COMPUTE_PRICE,
+    )
+    return published.listing_id
+
+
+def _alt_balance(world, account) -> int:
+    return world.market.token.balanceOf(account.address)
+
+
+def test_publish_lists_the_sealed_release_under_its_commitment(world, records, listing_id):
+    listing = world.market.listing(listing_id)
+    entry = world.catalog.dataset(listing_id)
+    assert listing.commitment.hex() == entry.blob_address
+    assert (listing.price, listing.compute_price, listing.active) == (PRICE, COMPUTE_PRICE, True)
+    assert entry.gate_report["passed"] is True
+    assert "name" not in entry.columns and "patient_id" not in entry.columns
+
+
+def test_the_catalog_never_holds_the_dataset_key_in_the_clear(world, listing_id):
+    entry = world.catalog.dataset(listing_id)
+    assert len(entry.owner_wrapped_key) == 94  # ECIES-wrapped to the seller, not a raw key
+
+
+def test_a_dataset_failing_the_gate_is_not_stored_or_listed(world, records):
+    before = set(world.store.root.rglob("*")) if world.store.root.exists() else set()
+    with pytest.raises(AnonymizationError) as refused:
+        world.seller.publish(
+            records.head(6), PATIENT_POLICY, title="tiny", license_text=LICENSE, price=PRICE
+        )
+    assert refused.value.report.too_small_groups
+    assert world.market.contract.listing_count() == 0
+    after = set(world.store.root.rglob("*")) if world.store.root.exists() else set()
+    assert after == before
+
+
+def test_an_access_sale_delivers_the_rows_and_pays_the_seller(world, listing_id):
+    purchase_id = world.buyer.buy_access(listing_id)
+    delivery = world.seller.deliver_access(purchase_id, world.buyer.public_key)
+    frame, signature = world.buyer.receive_dataset(delivery)
+    settlement = world.seller.settle(delivery, signature)
+
+    assert len(frame) == world.catalog.dataset(listing_id).rows
+    assert world.market.purchase(purchase_id).status == Status.DELIVERED
+    fee = PRICE * world.market.contract.fee_bps() // 10_000
+    assert world.market.balance_of(world.seller.account.address) == PRICE - fee
+    assert settlement.leaf_index == 0
+
+
+def test_the_access_is_recorded_on_the_log_without_data(world, listing_id):
+    purchase_id = world.buyer.buy_access(listing_id)
+    delivery = world.seller.deliver_access(purchase_id, world.buyer.public_key)
+    _, signature = world.buyer.receive_dataset(delivery)
+    settlement = world.seller.settle(delivery, signature)
+    record = json.loads(world.log.record(settlement.leaf_index))
+    assert record["type"] == ACCESS_RECORD
+    assert record["dataset_commitment"] == "0x" + world.market.listing(listing_id).commitment.hex()
+    assert record["buyer"] == world.buyer.account.address
+    assert record["amount"] == PRICE
+    assert "mean radius" not in json.dumps(record)
+
+
+def test_a_compute_job_returns_a_model_and_logs_job_hash_and_payment(world, listing_id):
+    purchase_id = world.other.order_compute(listing_id)
+    job = ComputeJob("logistic_regression", target=DIAGNOSIS)
+    delivery = world.seller.deliver_compute(purchase_id, job, world.other.public_key)
+    model, signature = world.other.receive_model(delivery)
+    settlement = world.seller.settle(delivery, signature)
+
+    assert hasattr(model, "predict")
+    assert world.market.purchase(purchase_id).delivery_hash.hex() == delivery.model_hash
+    record = json.loads(world.log.record(settlement.leaf_index))
+    assert record["type"] == COMPUTE_RECORD
+    assert record["model_hash"] == delivery.model_hash
+    assert record["job"]["estimator"] == "logistic_regression"
+    assert record["amount"] == COMPUTE_PRICE
+    assert record["metrics"]["accuracy"] > 0.5
+    assert not world.market.has_access(listing_id, world.other.account.address)
+
+
+def test_a_compute_job_outside_the_allow_list_is_refused_before_anything_runs(world, listing_id):
+    with pytest.raises(InvalidInputError, match="allow-list"):
+        ComputeJob("svc", target=DIAGNOSIS)
+
+
+def test_only_the_buyers_key_opens_the_delivery(world, listing_id):
+    purchase_id = world.buyer.buy_access(listing_id)
+    delivery = world.seller.deliver_access(purchase_id, world.buyer.public_key)
+    with pytest.raises(UnauthorizedError, match="not addressed to this account"):
+        world.other.receive_dataset(delivery)
+
+
+def test_the_seller_refuses_to_wrap_for_someone_elses_key(world, listing_id):
+    purchase_id = world.buyer.buy_access(listing_id)
+    with pytest.raises(UnauthorizedError, match="expected the buyer"):
+        world.seller.deliver_access(purchase_id, world.other.public_key)
+    with pytest.raises(NotFoundError):
+        world.catalog.delivery(purchase_id)
+
+
+def test_a_forged_acknowledgement_reverts_and_pays_nobody(world, listing_id):
+    purchase_id = world.buyer.buy_access(listing_id)
+    delivery = world.seller.deliver_access(purchase_id, world.buyer.public_key)
+    forged = world.market.sign_delivery(world.other.account, purchase_id, delivery.delivery_hash)
+    with pytest.raises(RevertError) as reverted:
+        world.seller.settle(delivery, forged)
+    assert reverted.value.reason == "acknowledge_delivery: signature is not the buyer's"
+    assert world.market.balance_of(world.seller.account.address) == 0
+    assert world.market.purchase(purchase_id).status == Status.ESCROWED
+    assert world.log.size == 0
+
+
+def test_buying_an_inactive_listing_reverts_with_balances_unchanged(world, listing_id):
+    world.market.set_active(world.seller.account, listing_id, False)
+    before = _alt_balance(world, world.buyer.account)
+    with pytest.raises(RevertError) as reverted:
+        world.buyer.buy_access(listing_id)
+    assert reverted.value.reason == "buy: listing is not active"
+    assert _alt_balance(world, world.buyer.account) == before
+
+
+def test_buying_an_already_bought_listing_reverts(world, listing_id):
+    world.buyer.buy_access(listing_id)
+    before = _alt_balance(world, world.buyer.account)
+    with pytest.raises(RevertError, match="already bought"):
+        world.buyer.buy_access(listing_id)
+    assert _alt_balance(world, world.buyer.account) == before
+
+
+def test_buying_without_allowance_reverts(world, listing_id):
+    with pytest.raises(RevertError) as reverted:
+        world.market.buy_with_allowance(world.buyer.account, listing_id)
+    assert reverted.value.reason == "buy: allowance below price"
+
+
+def test_an_unauthorized_delist_reverts(world, listing_id):
+    with pytest.raises(RevertError, match="caller is not the seller"):
+        world.market.set_active(world.buyer.account, listing_id, False)
+    assert world.market.listing(listing_id).active
+
+
+def test_delivering_an_unknown_purchase_fails(world, listing_id):
+    with pytest.raises(RevertError, match="unknown purchase"):
+        world.seller.deliver_access(99, world.buyer.public_key)
+
+
+def test_delivering_access_for_a_compute_purchase_is_refused(world, listing_id):
+    purchase_id = world.buyer.order_compute(listing_id)
+    with pytest.raises(InvalidInputError, match="expected a access purchase"):
+        world.seller.deliver_access(purchase_id, world.buyer.public_key)
+
+
+@pytest.mark.parametrize(
+    ("price", "field"), [(0, "price"), (2_000_000 * ALT, "price"), (-1, "price"), (1.5, "price")]
+)
+def test_a_bad_price_is_refused_before_any_transaction(world, price, field):
+    nonce = world.platform.chain.nonce(world.seller.account.address)
+    with pytest.raises(InvalidInputError) as refused:
+        world.market.create_listing(
+            world.seller.account, commitment=b"\1" * 32, license_hash=b"\2" * 32, price=price
+        )
+    assert refused.value.field == field
+    assert world.platform.chain.nonce(world.seller.account.address) == nonce
+
+
+@pytest.mark.parametrize(
+    ("records", "quality", "field"),
+    [(0, 10_000, "records"), (1, 0, "quality_bps"), (1, 10_001, "quality_bps")],
+)
+def test_a_bad_share_is_refused(records, quality, field):
+    with pytest.raises(InvalidInputError) as refused:
+        ContributorShare("0x" + "11" * 20, records, quality)
+    assert refused.value.field == field
+
+
+def test_a_pool_sale_pays_every_contributor_and_they_withdraw(world, records):
+    from eth_account import Account
+
+    wallets = [Account.create() for _ in range(3)]
+    for wallet in wallets:
+        world.platform.chain.transact(world.operator, wallet.address, value=10**17)
+    hospital = world.seller.account
+    pool_id = world.market.create_pool(hospital, b"\3" * 32)
+    world.market.join(hospital, pool_id, [ContributorShare(w.address, 1) for w in wallets])
+    listing_id = world.seller.publish(
+        records, PATIENT_POLICY, title="pool", license_text=LICENSE, price=PRICE, pool_id=pool_id
+    ).listing_id
+    purchase_id = world.buyer.buy_access(listing_id)
+    delivery = world.seller.deliver_access(purchase_id, world.buyer.public_key)
+    world.seller.settle(delivery, world.buyer.receive_dataset(delivery)[1])
+
+    proceeds = PRICE - PRICE * world.market.contract.fee_bps() // 10_000
+    assert [world.market.earned(pool_id, w.address) for w in wallets] == [proceeds // 3] * 3
+    assert world.market.contributors(pool_id) == [w.address for w in wallets]
+    assert world.market.claim_and_withdraw(wallets[0], pool_id) == proceeds // 3
+    assert world.market.token.balanceOf(wallets[0].address) == proceeds // 3
+    with pytest.raises(RevertError, match="nothing to withdraw"):
+        world.market.claim_and_withdraw(wallets[0], pool_id)
+
+
+def test_public_key_of_account_opens_what_is_wrapped_to_it(world):
+    assert len(public_key_of_account(world.buyer.account)) == 33
+
+
+def test_the_market_is_reused_on_a_second_open(world):
+    from ailedger.market.contract import open_market
+
+    assert open_market(world.platform, deploy_if_missing=True).address == world.market.address
+    assert open_market(world.platform).address == world.market.address
+
+
+def test_opening_an_undeployed_market_is_a_not_found_error(settings):
+    from ailedger.market.contract import open_market
+    from ailedger.platform import Platform
+
+    with Platform.open(settings) as platform:
+        platform.deploy_core_contracts()
+        with pytest.raises(NotFoundError, match="DataMarket is not deployed"):
+            open_market(platform)
+
+
+def test_kind_values_match_the_contract(world):
+    assert (
+        world.market.contract.KIND_ACCESS(),
+        world.market.contract.KIND_COMPUTE(),
+    ) == (Kind.ACCESS, Kind.COMPUTE)
