@@ -8,11 +8,11 @@ from dataclasses import dataclass
 
 import pytest
 from eth_account.signers.local import LocalAccount
-from tests.conftest import require_service
 
 from ailedger.contracts import load
 from ailedger.core.chain import Contract, EmbeddedChain, deploy, dev_accounts
 from ailedger.core.log import Anchorer, LogStore, PostgresStore, SqliteStore
+from tests.conftest import require_service
 
 POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/test"
 

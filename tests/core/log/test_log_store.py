@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from tests.core.log.dbaccess import raw_execute
 
 from ailedger.core.log import Anchor, SignedTreeHead, SqliteStore, TreeHead
 from ailedger.errors import IntegrityError, InvalidInputError
+from tests.core.log.dbaccess import raw_execute
 
 HEAD = SignedTreeHead(TreeHead(b"\x01" * 32, 2, b"\x02" * 32, 1_700_000_000_000), b"\x03" * 65)
 ANCHOR = Anchor(2, 31337, "0x5FbDB2315678afecb367f032d93F642f64180aa3", 0, b"\x04" * 32, 7)
