@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 from fastapi.testclient import TestClient
-from tests.services.conftest import PRICE
 
 from ailedger.api import create_app
 from ailedger.api import services as services_api
+from tests.services.conftest import PRICE
 
 
 @pytest.fixture

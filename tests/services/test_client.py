@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 import pytest
-from tests.services.conftest import ALT, PRICE
 
 from ailedger.errors import IntegrityError, NotFoundError
 from ailedger.services import (
@@ -15,6 +14,7 @@ from ailedger.services import (
     ServiceClient,
     verify_call_proof,
 )
+from tests.services.conftest import ALT, PRICE
 
 
 class TamperingTransport(LocalTransport):

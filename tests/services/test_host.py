@@ -6,7 +6,6 @@ import os
 import time
 
 import pytest
-from tests.services.conftest import ALT, PRICE
 
 from ailedger.core.log import hash_leaf
 from ailedger.errors import InvalidInputError, UnauthorizedError
@@ -20,6 +19,7 @@ from ailedger.services import (
     commit,
 )
 from ailedger.services.models import ServedModel
+from tests.services.conftest import ALT, PRICE
 
 DAY = 86_400
 
