@@ -1,4 +1,5 @@
-# Every target creates or reuses the virtualenv in .venv and installs what it needs.
+# Every target creates or reuses the virtualenv in .venv and installs what it needs,
+# at the versions in constraints.txt (the tested set; regenerate with `pip freeze`).
 PYTHON ?= python3.11
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -6,11 +7,11 @@ STAMP := $(VENV)/.installed
 
 .PHONY: demo test test-fast bench lint format serve system-deps clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml constraints.txt
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "need $(PYTHON) on PATH"; exit 1; }
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[dev]'
+	$(PY) -m pip install -q -c constraints.txt -e '.[dev]'
 	touch $(STAMP)
 
 system-deps:
