@@ -130,6 +130,59 @@ def test_writes_without_the_token_are_refused(client, summary):
     assert client.get(f"/market/listings/{summary.listing_id}").json()["active"] is True
 
 
+def test_gate_refuses_a_malformed_hierarchy_naming_it(client):
+    policy = {**POLICY, "quasi_identifiers": {"age": {"bands": 10}}}
+    response = client.post("/market/gate", json={"rows": [{"age": 1}], "policy": policy})
+    assert response.status_code == 422
+    assert response.json()["field"] == "bands"
+
+
+def test_writes_with_a_wrong_token_are_refused(client, summary):
+    response = client.post(
+        f"/market/listings/{summary.listing_id}/active",
+        json={"active": False},
+        headers={"Authorization": "Bearer wrong"},
+    )
+    assert response.status_code == 403
+    assert client.get(f"/market/listings/{summary.listing_id}").json()["active"] is True
+
+
+def _job(summary, **change) -> dict:
+    return {
+        "listing_id": summary.listing_id,
+        "buyer": "lab-b",
+        "estimator": "decision_tree",
+        "target": "diagnosis",
+        **change,
+    }
+
+
+def test_a_compute_job_without_the_token_buys_nothing(client, summary):
+    before = client.get("/market/purchases").json()
+    response = client.post("/market/compute-jobs", json=_job(summary))
+    assert response.status_code == 403
+    assert client.get("/market/purchases").json() == before
+
+
+def test_a_compute_job_on_a_target_that_cannot_train_is_a_422_and_buys_nothing(client, summary):
+    before = client.get("/market/purchases").json()
+    response = client.post(
+        "/market/compute-jobs", json=_job(summary, target="mean radius"), headers=AUTH
+    )
+    assert response.status_code == 422
+    assert response.json()["field"] == "target"
+    assert client.get("/market/purchases").json() == before
+
+
+def test_a_compute_job_with_a_boolean_parameter_is_a_422(client, summary):
+    response = client.post(
+        "/market/compute-jobs", json=_job(summary, params={"max_depth": True}), headers=AUTH
+    )
+    assert response.status_code == 422
+    assert response.json()["field"] == "params.max_depth"
+    assert "expected a number, got bool" in response.json()["message"]
+
+
 def test_a_compute_job_outside_the_allow_list_is_a_422(client, summary):
     body = {"listing_id": summary.listing_id, "buyer": "lab-b", "estimator": "svc", "target": "d"}
     response = client.post("/market/compute-jobs", json=body, headers=AUTH)

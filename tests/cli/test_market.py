@@ -111,6 +111,24 @@ def test_compute_outside_the_allow_list_is_refused(summary):
     assert result.exception.field == "estimator"
 
 
+def test_compute_on_a_target_that_cannot_train_is_refused_before_paying(summary):
+    before = runner.invoke(app, ["purchases"]).output
+    args = [
+        "compute",
+        str(summary.listing_id),
+        "--buyer",
+        "lab-a",
+        "--estimator",
+        "decision_tree",
+        "--target",
+        "zip",
+    ]
+    result = runner.invoke(app, args)
+    assert isinstance(result.exception, InvalidInputError)
+    assert result.exception.field == "target"
+    assert runner.invoke(app, ["purchases"]).output == before
+
+
 def test_a_malformed_param_is_refused(summary):
     args = [
         "compute",
@@ -182,3 +200,52 @@ def test_check_with_a_non_json_policy_is_an_input_error(summary, tmp_path):
     policy.write_text("nope")
     result = runner.invoke(app, ["check", str(data), "--policy", str(policy)])
     assert isinstance(result.exception, InvalidInputError)
+
+
+def test_check_of_an_empty_csv_is_an_input_error_naming_the_file(summary, tmp_path):
+    data = tmp_path / "d.csv"
+    data.write_text("")
+    policy = tmp_path / "p.json"
+    policy.write_text(json.dumps(POLICY))
+    result = runner.invoke(app, ["check", str(data), "--policy", str(policy)])
+    assert isinstance(result.exception, InvalidInputError)
+    assert result.exception.field == "csv_file"
+
+
+def test_check_keeps_the_leading_zeros_of_prefix_codes(summary, tmp_path):
+    data = tmp_path / "d.csv"
+    data.write_text("zip,diagnosis\n" + "".join(f"0213{i % 2},{'ab'[i % 2]}\n" for i in range(6)))
+    policy = tmp_path / "p.json"
+    spec = {"quasi_identifiers": {"zip": {"prefix": [5, 2]}}, "sensitive": "diagnosis", "k": 7}
+    policy.write_text(json.dumps(spec))
+    result = runner.invoke(app, ["check", str(data), "--policy", str(policy)])
+    # Six rows cannot be 7-anonymous; the group is named by its code, leading zero kept.
+    assert result.exit_code == 1
+    assert "zip=02***" in result.output
+
+
+def test_reclaim_of_a_delivered_purchase_reverts_with_the_reason(summary):
+    args = ["reclaim", str(summary.access_purchase), "--buyer", "lab-a"]
+    result = runner.invoke(app, args)
+    assert isinstance(result.exception, RevertError)
+    assert result.exception.reason == "reclaim: purchase not in escrow"
+
+
+def test_reclaim_by_someone_other_than_the_buyer_reverts(summary):
+    result = runner.invoke(app, ["reclaim", str(summary.access_purchase), "--buyer", "lab-b"])
+    assert isinstance(result.exception, RevertError)
+    assert result.exception.reason == "reclaim: caller is not the buyer"
+
+
+def test_reclaim_before_the_deadline_reverts_and_credits_nothing(summary):
+    from ailedger.config import Settings
+    from ailedger.market.contract import Kind, open_market
+
+    with Platform.open(Settings()) as platform:
+        market = open_market(platform)
+        purchase_id = market.buy(platform.account("lab-a"), summary.listing_id, Kind.COMPUTE)
+    result = runner.invoke(app, ["reclaim", str(purchase_id), "--buyer", "lab-a"])
+    assert isinstance(result.exception, RevertError)
+    assert result.exception.reason == "reclaim: delivery deadline not passed"
+    with Platform.open(Settings()) as platform:
+        assert open_market(platform).balance_of(platform.account("lab-a").address) == 0

@@ -323,6 +323,12 @@ def test_reprice_above_the_cap_reverts(market, seller, listing_id):
         market.set_prices(listing_id, MAX_PRICE + 1, 0, sender=seller.address)
 
 
+def test_reprice_with_compute_price_above_the_cap_reverts(market, seller, listing_id):
+    with boa.reverts("set_prices: compute price above MAX_PRICE"):
+        market.set_prices(listing_id, PRICE, MAX_PRICE + 1, sender=seller.address)
+    assert market.listing(listing_id).compute_price == COMPUTE_PRICE
+
+
 def test_reprice_of_unknown_listing_reverts(market, seller):
     with boa.reverts("set_prices: unknown listing"):
         market.set_prices(5, PRICE, 0, sender=seller.address)
@@ -341,6 +347,11 @@ def test_unauthorized_delist_reverts(market, mallory, listing_id):
     with boa.reverts("set_active: caller is not the seller"):
         market.set_active(listing_id, False, sender=mallory.address)
     assert market.listing(listing_id).active
+
+
+def test_delisting_an_unknown_listing_reverts(market, seller):
+    with boa.reverts("set_active: unknown listing"):
+        market.set_active(4, False, sender=seller.address)
 
 
 def test_delisting_an_inactive_listing_reverts(market, seller, listing_id):
@@ -659,6 +670,11 @@ def test_acknowledgement_after_reclaim_reverts(market, seller, buyer, purchase_i
         market.acknowledge_delivery(
             purchase_id, DELIVERY, acknowledgement(buyer, purchase_id), sender=seller.address
         )
+
+
+def test_unknown_purchase_reverts(market):
+    with boa.reverts("purchase: unknown purchase"):
+        market.purchase(1)
 
 
 def test_reclaim_of_unknown_purchase_reverts(market, buyer):

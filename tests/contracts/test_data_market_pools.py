@@ -168,6 +168,33 @@ def test_join_of_the_zero_address_reverts(market, curator, pool_id):
         market.join(pool_id, ZERO, 1, FULL, sender=curator.address)
 
 
+def test_join_many_of_unknown_pool_reverts(market, curator, patients):
+    with boa.reverts("join_many: unknown pool"):
+        _join(market, 7, curator, patients, [1, 1, 1])
+
+
+@pytest.mark.parametrize(
+    ("records", "quality", "reason"),
+    [
+        (2**64, FULL, "join_many: records out of range"),
+        (1, 0, "join_many: quality out of range"),
+        (1, FULL + 1, "join_many: quality out of range"),
+    ],
+)
+def test_join_many_with_a_bad_share_reverts(
+    market, curator, pool_id, patients, records, quality, reason
+):
+    with boa.reverts(reason):
+        _join(market, pool_id, curator, patients, [1, records, 1], [FULL, quality, FULL])
+    assert market.pool(pool_id).contributors == 0
+
+
+def test_join_many_of_the_zero_address_reverts(market, curator, pool_id, patients):
+    with boa.reverts("join_many: contributor is the zero address"):
+        _join(market, pool_id, curator, [patients[0], ZERO], [1, 1])
+    assert market.pool(pool_id).total_shares == 0
+
+
 def test_join_many_with_mismatched_arrays_reverts(market, curator, pool_id, patients):
     with boa.reverts("join_many: array lengths differ"):
         market.join_many(pool_id, patients, [1, 1], [FULL] * 3, sender=curator.address)
@@ -312,6 +339,11 @@ def test_unauthorized_pool_change_reverts(market, curator, pool_id, patients, ma
     with boa.reverts("remove_contributor: caller is not the pool curator"):
         market.remove_contributor(pool_id, patients[0], sender=mallory.address)
     assert market.pool(pool_id).contributors == 3
+
+
+def test_removing_from_an_unknown_pool_reverts(market, curator, patients):
+    with boa.reverts("remove_contributor: unknown pool"):
+        market.remove_contributor(7, patients[0], sender=curator.address)
 
 
 def test_removing_a_non_contributor_reverts(market, curator, pool_id, mallory):

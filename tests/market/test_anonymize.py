@@ -13,6 +13,7 @@ from ailedger.market.anonymize import (
     Policy,
     Prefix,
     anonymize,
+    policy_from_dict,
 )
 
 
@@ -165,6 +166,7 @@ def test_keep_releases_values_as_they_are():
         ({"quasi_identifiers": {}}, "quasi_identifiers"),
         ({"direct_identifiers": ("age",)}, "quasi_identifiers"),
         ({"subject": "diagnosis"}, "subject"),
+        ({"direct_identifiers": "name"}, "direct_identifiers"),
     ],
 )
 def test_a_bad_policy_is_refused_naming_the_field(kwargs, field):
@@ -186,6 +188,51 @@ def test_bad_hierarchies_are_refused():
         Bands((10,), low=80, high=40)
     with pytest.raises(InvalidInputError):
         Prefix((-1,))
+
+
+def test_bands_with_a_non_numeric_bound_are_refused():
+    with pytest.raises(InvalidInputError) as refused:
+        Bands((10,), low="forty")
+    assert refused.value.field == "low"
+
+
+def test_a_policy_from_plain_data_builds_every_hierarchy():
+    policy = policy_from_dict(
+        {
+            "direct_identifiers": ["name"],
+            "sensitive": "diagnosis",
+            "quasi_identifiers": {"age": {"bands": [5, 10], "low": 40}, "zip": {"prefix": [3]}},
+        }
+    )
+    assert policy.direct_identifiers == ("name",)
+    assert policy.quasi_identifiers == {"age": Bands((5, 10), low=40), "zip": Prefix((3,))}
+    assert (policy.k, policy.l) == (5, 2)
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"direct_identifiers": "name"}, "direct_identifiers"),
+        ({"direct_identifiers": [1]}, "direct_identifiers"),
+        ({"quasi_identifiers": {"age": {"bands": 10}}}, "bands"),
+        ({"quasi_identifiers": {"age": {"prefix": "3"}}}, "prefix"),
+        ({"quasi_identifiers": {"age": {"bands": [10], "high": "old"}}}, "high"),
+        ({"quasi_identifiers": {"age": "drop"}}, "quasi_identifiers"),
+        ({"quasi_identifiers": ["age"]}, "quasi_identifiers"),
+        ({"sensitive": None}, "sensitive"),
+        ({"subject": 5}, "subject"),
+    ],
+)
+def test_a_bad_policy_in_plain_data_is_refused_naming_the_field(change, field):
+    spec = {
+        "direct_identifiers": ["name"],
+        "sensitive": "diagnosis",
+        "quasi_identifiers": {"age": {"bands": [10]}},
+        **change,
+    }
+    with pytest.raises(InvalidInputError) as refused:
+        policy_from_dict(spec)
+    assert refused.value.field == field
 
 
 def test_a_frame_missing_a_policy_column_is_refused():

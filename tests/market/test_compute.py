@@ -9,7 +9,14 @@ import pandas as pd
 import pytest
 
 from ailedger.errors import InvalidInputError
-from ailedger.market.compute import ALLOWED_ESTIMATORS, MIN_LEAF, ComputeJob, run_job
+from ailedger.market.compute import (
+    ALLOWED_ESTIMATORS,
+    MIN_CLASS_ROWS,
+    MIN_LEAF,
+    ComputeJob,
+    check_job,
+    run_job,
+)
 from ailedger.market.patients import DIAGNOSIS, pooled_records, synthetic_patients
 
 
@@ -97,6 +104,44 @@ def test_an_unknown_target_is_refused(released):
 def test_a_single_class_target_is_refused(released):
     with pytest.raises(InvalidInputError, match="two classes"):
         run_job(released.assign(**{DIAGNOSIS: "benign"}), ComputeJob("decision_tree", DIAGNOSIS))
+
+
+def test_a_measurement_as_target_is_refused_naming_the_target(released):
+    # Every radius is its own class: nothing to stratify, and not a label.
+    with pytest.raises(InvalidInputError) as refused:
+        run_job(released, ComputeJob("decision_tree", target="mean radius"))
+    assert refused.value.field == "target"
+    assert f"at least {MIN_CLASS_ROWS} rows per class" in refused.value.message
+
+
+def test_a_class_too_rare_to_hold_out_is_refused(released):
+    rare = released.copy()
+    rare.loc[rare.index[: MIN_CLASS_ROWS - 1], DIAGNOSIS] = "uncertain"
+    with pytest.raises(InvalidInputError, match="1 of them in fewer rows"):
+        check_job(rare, ComputeJob("decision_tree", target=DIAGNOSIS))
+
+
+def test_a_held_out_share_smaller_than_the_classes_is_refused(released):
+    # 20 rows, four classes of five: 10% holds out two rows, fewer than the classes.
+    four = released.head(20).assign(**{DIAGNOSIS: [f"c{i % 4}" for i in range(20)]})
+    with pytest.raises(InvalidInputError) as refused:
+        check_job(four, ComputeJob("decision_tree", target=DIAGNOSIS, test_fraction=0.1))
+    assert refused.value.field == "test_fraction"
+
+
+def test_check_job_names_the_features_run_job_trains_on(released):
+    job = ComputeJob("decision_tree", target=DIAGNOSIS)
+    assert check_job(released, job) == run_job(released, job).features
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "field"),
+    [({"target": ""}, "target"), ({"target": 3}, "target"), ({"seed": -1}, "seed")],
+)
+def test_a_bad_target_or_seed_is_refused(kwargs, field):
+    with pytest.raises(InvalidInputError) as refused:
+        ComputeJob("decision_tree", **{"target": DIAGNOSIS, **kwargs})
+    assert refused.value.field == field
 
 
 def test_too_few_rows_are_refused(released):

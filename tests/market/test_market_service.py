@@ -117,6 +117,68 @@ def test_a_compute_job_outside_the_allow_list_is_refused_before_anything_runs(wo
         ComputeJob("svc", target=DIAGNOSIS)
 
 
+def test_a_job_that_cannot_run_is_refused_before_the_buyer_pays(world, listing_id):
+    before = (_alt_balance(world, world.other.account), world.market.contract.purchase_count())
+    with pytest.raises(InvalidInputError) as refused:
+        world.seller.check_job(listing_id, ComputeJob("decision_tree", target="mean radius"))
+    assert refused.value.field == "target"
+    after = (_alt_balance(world, world.other.account), world.market.contract.purchase_count())
+    assert after == before
+
+
+def test_a_job_that_can_run_passes_the_check(world, listing_id):
+    world.seller.check_job(listing_id, ComputeJob("decision_tree", target=DIAGNOSIS))
+
+
+def test_checking_a_job_on_a_listing_not_in_the_catalog_is_not_found(world):
+    with pytest.raises(NotFoundError, match="not in this seller's catalog"):
+        world.seller.check_job(9, ComputeJob("decision_tree", target=DIAGNOSIS))
+
+
+def _stored(world) -> set:
+    return set(world.store.root.rglob("*")) if world.store.root.exists() else set()
+
+
+@pytest.mark.parametrize(
+    ("terms", "field"),
+    [
+        ({"price": 0}, "price"),
+        ({"compute_price": -1}, "compute_price"),
+        ({"pool_id": -1}, "pool_id"),
+    ],
+)
+def test_publishing_with_bad_terms_stores_and_lists_nothing(world, records, terms, field):
+    before = _stored(world)
+    with pytest.raises(InvalidInputError) as refused:
+        world.seller.publish(
+            records, PATIENT_POLICY, title="t", license_text=LICENSE, **{"price": PRICE, **terms}
+        )
+    assert refused.value.field == field
+    assert _stored(world) == before
+    assert world.market.contract.listing_count() == 0
+
+
+def test_publishing_into_someone_elses_pool_stores_and_lists_nothing(world, records):
+    pool_id = world.market.create_pool(world.buyer.account, b"\4" * 32)
+    before = _stored(world)
+    with pytest.raises(UnauthorizedError) as refused:
+        world.seller.publish(
+            records, PATIENT_POLICY, title="t", license_text=LICENSE, price=PRICE, pool_id=pool_id
+        )
+    assert refused.value.field == "pool_id"
+    assert _stored(world) == before
+    assert world.market.contract.listing_count() == 0
+
+
+def test_publishing_into_an_unknown_pool_stores_nothing(world, records):
+    before = _stored(world)
+    with pytest.raises(RevertError, match="unknown pool"):
+        world.seller.publish(
+            records, PATIENT_POLICY, title="t", license_text=LICENSE, price=PRICE, pool_id=5
+        )
+    assert _stored(world) == before
+
+
 def test_only_the_buyers_key_opens_the_delivery(world, listing_id):
     purchase_id = world.buyer.buy_access(listing_id)
     delivery = world.seller.deliver_access(purchase_id, world.buyer.public_key)
@@ -180,7 +242,7 @@ def test_delivering_an_unknown_purchase_fails(world, listing_id):
 
 def test_delivering_access_for_a_compute_purchase_is_refused(world, listing_id):
     purchase_id = world.buyer.order_compute(listing_id)
-    with pytest.raises(InvalidInputError, match="expected a access purchase"):
+    with pytest.raises(InvalidInputError, match="expected a purchase of kind access"):
         world.seller.deliver_access(purchase_id, world.buyer.public_key)
 
 

@@ -88,6 +88,13 @@ def test_market_page_charts_every_contributors_earnings(market_server, page, sce
     assert page.locator("#contributors tbody tr").count() == scenario.patients
 
 
+def test_market_page_for_an_unknown_pool_says_so_with_a_404(market_server, page, scenario):
+    response = page.goto(market_server + "/market?pool=99")
+    assert response.status == 404
+    assert "Pool 99 does not exist" in page.locator("#pool-missing").inner_text()
+    assert page.locator("#listings tbody tr").count() == 1
+
+
 def test_market_page_without_a_market_says_so(bare_server, page):
     page.goto(bare_server + "/market")
     assert "not deployed" in page.locator("#market-missing").inner_text()

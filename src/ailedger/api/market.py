@@ -66,18 +66,21 @@ def overview(platform: Platform = Depends(get_platform)) -> dict[str, Any]:
 
 @router.get("/listings")
 def listings(platform: Platform = Depends(get_platform)) -> list[dict[str, Any]]:
+    """Every listing with its terms and, for this seller's own, title and gate verdict."""
     with _opened(platform) as (market, catalog):
         return [listing_view(item, catalog) for item in market.listings()]
 
 
 @router.get("/listings/{listing_id}")
 def listing(listing_id: int, platform: Platform = Depends(get_platform)) -> dict[str, Any]:
+    """One listing; 409 with the contract's reason if there is none."""
     with _opened(platform) as (market, catalog):
         return listing_view(market.listing(listing_id), catalog)
 
 
 @router.get("/pools")
 def pools(platform: Platform = Depends(get_platform)) -> list[dict[str, Any]]:
+    """Every pool: curator, contributor count, revenue paid to contributors."""
     with _opened(platform) as (market, _):
         return [pool_view(pool) for pool in market.pools()]
 
@@ -91,6 +94,7 @@ def contributors(pool_id: int, platform: Platform = Depends(get_platform)) -> li
 
 @router.get("/purchases")
 def purchases(platform: Platform = Depends(get_platform)) -> list[dict[str, Any]]:
+    """Every purchase: buyer, kind, amount, escrow status and what was delivered."""
     with _opened(platform) as (market, _):
         return [purchase_view(p) for p in market.purchases()]
 
@@ -156,7 +160,9 @@ class ComputeRequest(BaseModel):
     buyer: str = Field(..., description="Keystore account name of the buyer.")
     estimator: str
     target: str
-    params: dict[str, float | int] = Field(default_factory=dict)
+    # Passed through unconverted, so ComputeJob names a bad value (JSON true is not
+    # max_depth=1, "3" is not a number).
+    params: dict[str, Any] = Field(default_factory=dict)
 
 
 @router.post("/compute-jobs", dependencies=[Depends(require_writer)])
@@ -177,6 +183,8 @@ def compute_job(body: ComputeRequest, platform: Platform = Depends(get_platform)
             )
             seller = DataSeller(market, seller_account, store, catalog, log)
             buyer = DataBuyer(market, buyer_account, store)
+            # Refuse a job that cannot run (unknown target, too few rows) before paying.
+            seller.check_job(body.listing_id, job)
             purchase_id = buyer.order_compute(body.listing_id)
             delivery = seller.deliver_compute(purchase_id, job, buyer.public_key)
             _, signature = buyer.receive_model(delivery)

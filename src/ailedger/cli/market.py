@@ -130,7 +130,7 @@ def check(
     """Run the anonymization gate on CSV_FILE; exit status 1 (with the report) if it fails."""
     import pandas as pd
 
-    from ailedger.market.anonymize import AnonymizationError, anonymize, policy_from_dict
+    from ailedger.market.anonymize import AnonymizationError, Prefix, anonymize, policy_from_dict
 
     try:
         spec = json.loads(policy_file.read_text())
@@ -139,7 +139,15 @@ def check(
             f"{policy_file}: is not JSON ({error.msg} at line {error.lineno})", field="policy"
         ) from None
     policy = policy_from_dict(spec)
-    frame = pd.read_csv(csv_file)
+    # Codes cut by prefix stay text: ZIP 02139 read as a number would lose its leading zero.
+    codes = {name: str for name, h in policy.quasi_identifiers.items() if isinstance(h, Prefix)}
+    try:
+        frame = pd.read_csv(csv_file, dtype=codes)
+    except (pd.errors.EmptyDataError, pd.errors.ParserError, UnicodeDecodeError) as error:
+        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise InvalidInputError(
+            f"{csv_file}: is not a CSV table ({reason})", field="csv_file"
+        ) from None
     try:
         report = anonymize(frame, policy).report
     except AnonymizationError as refused:
@@ -195,6 +203,8 @@ def compute(
             )
             seller = DataSeller(market, seller_account, store, catalog, log)
             payer = DataBuyer(market, platform.account(buyer), store)
+            # Refuse a job that cannot run (unknown target, too few rows) before paying.
+            seller.check_job(listing_id, job)
             purchase_id = payer.order_compute(listing_id)
             delivery = seller.deliver_compute(purchase_id, job, payer.public_key)
             _, signature = payer.receive_model(delivery)
@@ -224,6 +234,22 @@ def _params(pairs: list[str]) -> dict[str, float | int]:
             ) from None
         params[name] = int(number) if number.is_integer() and "." not in value else number
     return params
+
+
+@app.command("reclaim")
+def reclaim(
+    purchase_id: int = typer.Argument(..., min=1),
+    buyer: str = typer.Option(..., help="Keystore account that paid."),
+) -> None:
+    """Credit PURCHASE_ID's payment back to its buyer once its delivery deadline passed."""
+    with _market() as (platform, market, _catalog):
+        payer = platform.account(buyer)
+        amount = market.reclaim(payer, purchase_id)
+    console.print(
+        f"purchase {purchase_id}: {amount / 1e18:,.6f} ALT credited back to {payer.address}; "
+        f"`ailedger market withdraw --account {buyer}` sends it",
+        highlight=False,
+    )
 
 
 @app.command("withdraw")

@@ -97,6 +97,13 @@ class Bands:
             raise InvalidInputError(
                 f"Bands.widths: expected positive integers, got {self.widths!r}", field="widths"
             )
+        for name, bound in (("low", self.low), ("high", self.high)):
+            if bound is not None and (
+                isinstance(bound, bool) or not isinstance(bound, int | float)
+            ):
+                raise InvalidInputError(
+                    f"Bands.{name}: expected a number or null, got {bound!r}", field=name
+                )
         if self.low is not None and self.high is not None and self.low > self.high:
             raise InvalidInputError(
                 f"Bands.low: expected <= high ({self.high}), got {self.low}", field="low"
@@ -186,6 +193,12 @@ class Policy:
     subject: str | None = None
 
     def __post_init__(self) -> None:
+        if isinstance(self.direct_identifiers, str):
+            raise InvalidInputError(
+                f"direct_identifiers: expected a tuple of column names, got the string "
+                f"{self.direct_identifiers!r}",
+                field="direct_identifiers",
+            )
         for name, value, low in (("k", self.k, 2), ("l", self.l, 1)):
             if isinstance(value, bool) or not isinstance(value, int) or value < low:
                 raise InvalidInputError(
@@ -492,11 +505,11 @@ def policy_from_dict(spec: Mapping[str, Any]) -> Policy:
         if hierarchy == "keep":
             quasi[name] = Keep()
         elif isinstance(hierarchy, Mapping) and "bands" in hierarchy:
-            quasi[name] = Bands(
-                tuple(hierarchy["bands"]), low=hierarchy.get("low"), high=hierarchy.get("high")
-            )
+            widths = _list_of(hierarchy["bands"], f"policy.quasi_identifiers.{name}.bands")
+            quasi[name] = Bands(widths, low=hierarchy.get("low"), high=hierarchy.get("high"))
         elif isinstance(hierarchy, Mapping) and "prefix" in hierarchy:
-            quasi[name] = Prefix(tuple(hierarchy["prefix"]))
+            lengths = _list_of(hierarchy["prefix"], f"policy.quasi_identifiers.{name}.prefix")
+            quasi[name] = Prefix(lengths)
         else:
             raise InvalidInputError(
                 f'policy.quasi_identifiers.{name}: expected "keep", {{"bands": [...]}} '
@@ -506,11 +519,31 @@ def policy_from_dict(spec: Mapping[str, Any]) -> Policy:
     sensitive = spec.get("sensitive")
     if not isinstance(sensitive, str):
         raise InvalidInputError("policy.sensitive: expected a column name", field="sensitive")
+    direct = _list_of(spec.get("direct_identifiers", []), "policy.direct_identifiers")
+    if not all(isinstance(column, str) for column in direct):
+        raise InvalidInputError(
+            f"policy.direct_identifiers: expected column names, got {list(direct)!r}",
+            field="direct_identifiers",
+        )
+    subject = spec.get("subject")
+    if subject is not None and not isinstance(subject, str):
+        raise InvalidInputError(
+            f"policy.subject: expected a column name or null, got {subject!r}", field="subject"
+        )
     return Policy(
-        direct_identifiers=tuple(spec.get("direct_identifiers", ())),
+        direct_identifiers=direct,
         quasi_identifiers=quasi,
         sensitive=sensitive,
         k=spec.get("k", DEFAULT_K),
         l=spec.get("l", DEFAULT_L),
-        subject=spec.get("subject"),
+        subject=subject,
     )
+
+
+def _list_of(value: object, name: str) -> tuple[Any, ...]:
+    # A bare string is iterable too: "name" must not become ("n", "a", "m", "e").
+    if not isinstance(value, list | tuple):
+        raise InvalidInputError(
+            f"{name}: expected a list, got {value!r}", field=name.rsplit(".", 1)[-1]
+        )
+    return tuple(value)

@@ -40,11 +40,15 @@ __all__ = [
     "ComputeResult",
     "EstimatorSpec",
     "Param",
+    "check_job",
     "run_job",
 ]
 
 MIN_LEAF = 5  # as k of the anonymization gate: no leaf describes fewer than five records
 MIN_ROWS = 20
+# A class rarer than this cannot be split into training and held-out rows, and is a sign the
+# target is a measurement rather than a label (every value its own class).
+MIN_CLASS_ROWS = MIN_LEAF
 
 
 @dataclass(frozen=True)
@@ -57,6 +61,7 @@ class Param:
     default: float | int
 
     def check(self, name: str, value: object) -> float | int:
+        """``value`` as this parameter's type; ``InvalidInputError`` naming it if out of bounds."""
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise InvalidInputError(
                 f"params.{name}: expected a number, got {type(value).__name__}",
@@ -145,7 +150,7 @@ class ComputeJob:
     seed: int = 0
 
     def __post_init__(self) -> None:
-        if self.estimator not in ALLOWED_ESTIMATORS:
+        if not isinstance(self.estimator, str) or self.estimator not in ALLOWED_ESTIMATORS:
             raise InvalidInputError(
                 f"estimator: {self.estimator!r} is not on the allow-list "
                 f"(allowed: {', '.join(sorted(ALLOWED_ESTIMATORS))})",
@@ -172,6 +177,14 @@ class ComputeJob:
                 f"test_fraction: expected 0.1..0.5, got {self.test_fraction!r}",
                 field="test_fraction",
             )
+        if not isinstance(self.target, str) or not self.target:
+            raise InvalidInputError(
+                f"target: expected a column name, got {self.target!r}", field="target"
+            )
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
+            raise InvalidInputError(
+                f"seed: expected a non-negative integer, got {self.seed!r}", field="seed"
+            )
 
     def resolved_params(self) -> dict[str, float | int]:
         """Every tunable parameter: the buyer's values, defaults for the rest."""
@@ -179,6 +192,7 @@ class ComputeJob:
         return {name: self.params.get(name, spec.default) for name, spec in allowed.items()}
 
     def to_dict(self) -> dict[str, Any]:
+        """The job as plain data, every parameter resolved (for the log and the API)."""
         return {
             "estimator": self.estimator,
             "target": self.target,
@@ -207,8 +221,14 @@ class ComputeResult:
         return pickle.loads(self.model)
 
 
-def run_job(frame: pd.DataFrame, job: ComputeJob) -> ComputeResult:
-    """Train ``job`` on ``frame`` (numeric columns but the target); return model and metrics."""
+def check_job(frame: pd.DataFrame, job: ComputeJob) -> tuple[str, ...]:
+    """Refuse ``job`` on ``frame`` unless it can train; return the feature columns.
+
+    Everything :func:`run_job` needs of the data is checked here, so a seller can
+    refuse a job before the buyer pays for it: enough rows, the target a column
+    with at least two classes of :data:`MIN_CLASS_ROWS` rows each, numeric features,
+    and a held-out share holding at least one row per class.
+    """
     if not isinstance(frame, pd.DataFrame) or len(frame) < MIN_ROWS:
         got = len(frame) if isinstance(frame, pd.DataFrame) else type(frame).__name__
         raise InvalidInputError(
@@ -225,12 +245,36 @@ def run_job(frame: pd.DataFrame, job: ComputeJob) -> ComputeResult:
     )
     if not features:
         raise InvalidInputError("dataset: no numeric feature columns to train on", field="dataset")
+    counts = frame[job.target].astype(str).value_counts()
+    if len(counts) < 2:
+        raise InvalidInputError(
+            f"target: expected at least two classes, got {list(counts.index)}", field="target"
+        )
+    rare = counts[counts < MIN_CLASS_ROWS]
+    if len(rare):
+        raise InvalidInputError(
+            f"target: expected a class label with at least {MIN_CLASS_ROWS} rows per class; "
+            f"{job.target!r} has {len(counts)} distinct values, {len(rare)} of them in fewer rows",
+            field="target",
+        )
+    n_test = math.ceil(job.test_fraction * len(frame))
+    if n_test < len(counts):
+        raise InvalidInputError(
+            f"test_fraction: {job.test_fraction} of {len(frame)} rows holds out {n_test}, "
+            f"fewer than the {len(counts)} classes of {job.target!r}",
+            field="test_fraction",
+        )
+    return features
+
+
+def run_job(frame: pd.DataFrame, job: ComputeJob) -> ComputeResult:
+    """Train ``job`` on ``frame`` (numeric columns but the target); return model and metrics.
+
+    Raises :class:`InvalidInputError` as :func:`check_job` does.
+    """
+    features = check_job(frame, job)
     y = frame[job.target].astype(str).to_numpy()
     classes = np.unique(y)
-    if len(classes) < 2:
-        raise InvalidInputError(
-            f"target: expected at least two classes, got {list(classes)}", field="target"
-        )
     x = frame[list(features)].to_numpy(dtype=float)
     x_train, x_test, y_train, y_test = train_test_split(
         x, y, test_size=job.test_fraction, random_state=job.seed, stratify=y

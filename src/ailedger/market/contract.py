@@ -45,6 +45,7 @@ __all__ = [
     "Pool",
     "Purchase",
     "Status",
+    "check_terms",
     "open_market",
 ]
 
@@ -67,6 +68,8 @@ class Kind(IntEnum):
 
 
 class Status(IntEnum):
+    """Where a purchase's payment is: in escrow, paid out on delivery, or refunded."""
+
     ESCROWED = 1
     DELIVERED = 2
     REFUNDED = 3
@@ -74,6 +77,8 @@ class Status(IntEnum):
 
 @dataclass(frozen=True)
 class Listing:
+    """A listing's on-chain terms (prices in ALT wei)."""
+
     listing_id: int
     seller: str
     pool_id: int  # 0 when the seller sells its own dataset
@@ -86,6 +91,8 @@ class Listing:
 
 @dataclass(frozen=True)
 class Purchase:
+    """A purchase's on-chain state; ``deadline`` is when the buyer may reclaim (unix time)."""
+
     purchase_id: int
     listing_id: int
     buyer: str
@@ -99,6 +106,8 @@ class Purchase:
 
 @dataclass(frozen=True)
 class Pool:
+    """A pool's on-chain state; ``revenue`` is everything its sales paid its contributors."""
+
     pool_id: int
     curator: str
     metadata_hash: bytes
@@ -131,6 +140,13 @@ def _check_int(field: str, value: object, low: int, high: int) -> int:
     return value
 
 
+def check_terms(price: object, compute_price: object = 0, pool_id: object = 0) -> None:
+    """Refuse listing terms the contract would revert on, naming the field."""
+    _check_int("price", price, 1, MAX_PRICE)
+    _check_int("compute_price", compute_price, 0, MAX_PRICE)
+    _check_int("pool_id", pool_id, 0, 2**64 - 1)
+
+
 def _check_bytes32(field: str, value: object) -> bytes:
     if not isinstance(value, bytes) or len(value) != 32 or value == _ZERO32:
         raise InvalidInputError(f"{field}: expected 32 non-zero bytes, got {value!r}", field=field)
@@ -158,9 +174,11 @@ class DataMarket:
         )
 
     def listings(self) -> list[Listing]:
+        """Every listing, by id."""
         return [self.listing(i) for i in range(1, self.contract.listing_count() + 1)]
 
     def purchase(self, purchase_id: int) -> Purchase:
+        """A purchase by id (``RevertError`` "purchase: unknown purchase" if there is none)."""
         listing_id, buyer, kind, status, amount, fee_bps, deadline, delivery_hash = (
             self.contract.purchase(purchase_id)
         )
@@ -177,15 +195,18 @@ class DataMarket:
         )
 
     def purchases(self) -> list[Purchase]:
+        """Every purchase, by id."""
         return [self.purchase(i) for i in range(1, self.contract.purchase_count() + 1)]
 
     def pool(self, pool_id: int) -> Pool:
+        """A pool by id (``RevertError`` "pool: unknown pool" if there is none)."""
         curator, metadata_hash, total_shares, contributors, revenue, _, _ = self.contract.pool(
             pool_id
         )
         return Pool(pool_id, curator, metadata_hash, total_shares, contributors, revenue)
 
     def pools(self) -> list[Pool]:
+        """Every pool, by id."""
         return [self.pool(i) for i in range(1, self.contract.pool_count() + 1)]
 
     def contributors(self, pool_id: int) -> list[str]:
@@ -209,11 +230,13 @@ class DataMarket:
         return self.contract.balance_of(to_checksum(account, "account"))
 
     def has_access(self, listing_id: int, buyer: str) -> bool:
+        """Whether ``buyer`` holds an escrowed or delivered access purchase of the listing."""
         return self.contract.has_access(listing_id, to_checksum(buyer, "buyer"))
 
     # --- pools ------------------------------------------------------------------------------
 
     def create_pool(self, curator: LocalAccount, metadata_hash: bytes) -> int:
+        """Create a pool curated by ``curator``; return its id."""
         _check_bytes32("metadata_hash", metadata_hash)
         receipt = self.contract.create_pool(metadata_hash, sender=curator)
         return self._created(receipt, "PoolCreated", "pool_id")
@@ -234,6 +257,7 @@ class DataMarket:
         return gas
 
     def leave(self, contributor: LocalAccount, pool_id: int) -> Receipt:
+        """The contributor leaves the pool; what it earned is credited to its balance."""
         return self.contract.leave(pool_id, sender=contributor)
 
     def claim_and_withdraw(self, contributor: LocalAccount, pool_id: int) -> int:
@@ -242,6 +266,7 @@ class DataMarket:
         return self._withdrawn(receipt)
 
     def withdraw(self, account: LocalAccount) -> int:
+        """Send the account's credited balance to its wallet; return the amount."""
         return self._withdrawn(self.contract.withdraw(sender=account))
 
     # --- listings ---------------------------------------------------------------------------
@@ -259,15 +284,14 @@ class DataMarket:
         """List a dataset; return its id. ``pool_id`` makes every sale pay the pool."""
         _check_bytes32("commitment", commitment)
         _check_bytes32("license_hash", license_hash)
-        _check_int("price", price, 1, MAX_PRICE)
-        _check_int("compute_price", compute_price, 0, MAX_PRICE)
-        _check_int("pool_id", pool_id, 0, 2**64 - 1)
+        check_terms(price, compute_price, pool_id)
         receipt = self.contract.create_listing(
             commitment, license_hash, price, compute_price, pool_id, sender=seller
         )
         return self._created(receipt, "ListingCreated", "listing_id")
 
     def set_active(self, seller: LocalAccount, listing_id: int, active: bool) -> Receipt:
+        """Delist (``False``) or relist (``True``); only the seller may."""
         return self.contract.set_active(listing_id, active, sender=seller)
 
     # --- buying -----------------------------------------------------------------------------
@@ -323,6 +347,7 @@ class DataMarket:
         )
 
     def reclaim(self, buyer: LocalAccount, purchase_id: int) -> int:
+        """After the deadline, credit an undelivered purchase back to its buyer; return it."""
         receipt = self.contract.reclaim(purchase_id, sender=buyer)
         return self.contract.decode_logs(receipt, "Refunded")[0].args["amount"]
 

@@ -32,8 +32,8 @@ from ailedger.core.storage import BlobStore
 from ailedger.errors import IntegrityError, InvalidInputError, UnauthorizedError
 from ailedger.market.anonymize import AnonymizedDataset, Policy, anonymize
 from ailedger.market.catalog import Catalog, CatalogDataset, CatalogDelivery
-from ailedger.market.compute import ComputeJob, run_job
-from ailedger.market.contract import DataMarket, Kind, Status
+from ailedger.market.compute import ComputeJob, check_job, run_job
+from ailedger.market.contract import DataMarket, Kind, Status, check_terms
 from ailedger.market.delivery import (
     SealedKey,
     check_buyer_key,
@@ -61,6 +61,8 @@ COMPUTE_RECORD = "ailedger.market.compute/v1"
 
 @dataclass(frozen=True)
 class PublishedDataset:
+    """A listed dataset: its listing, its on-chain commitment and the release that passed."""
+
     listing_id: int
     commitment: bytes
     release: AnonymizedDataset = field(repr=False)
@@ -127,12 +129,23 @@ class DataSeller:
     ) -> PublishedDataset:
         """Gate, seal and list ``frame``. Raises ``AnonymizationError`` if it fails the gate.
 
-        Nothing is stored or listed for a dataset the gate refuses.
+        Nothing is stored or listed for a dataset the gate refuses, nor for terms the
+        contract would refuse (a bad price, a pool this seller does not curate).
         """
         if not isinstance(title, str) or not title.strip():
             raise InvalidInputError("title: expected a non-empty string", field="title")
         if not isinstance(license_text, str) or not license_text.strip():
-            raise InvalidInputError("license_text: expected a non-empty string", field="license")
+            raise InvalidInputError(
+                "license_text: expected a non-empty string", field="license_text"
+            )
+        check_terms(price, compute_price, pool_id)
+        if pool_id:
+            curator = self.market.pool(pool_id).curator  # unknown: RevertError "unknown pool"
+            if curator != self.account.address:
+                raise UnauthorizedError(
+                    f"pool_id: pool {pool_id} is curated by {curator}, not {self.account.address}",
+                    field="pool_id",
+                )
         release = anonymize(frame, policy)
         summary = None
         if summary_bounds:
@@ -177,6 +190,15 @@ class DataSeller:
             CatalogDelivery(purchase_id, "access", entry.blob_address, sealed.wrapped_key, {}, None)
         )
         return Delivery(purchase_id, Kind.ACCESS, sealed)
+
+    def check_job(self, listing_id: int, job: ComputeJob) -> None:
+        """Refuse ``job`` on the listing's dataset before the buyer pays for it.
+
+        Raises ``InvalidInputError`` naming what is wrong (the target, too few rows of a
+        class...), ``NotFoundError`` if the listing is not in this seller's catalog.
+        """
+        entry = self.catalog.dataset(listing_id)
+        check_job(open_dataset(self.store, entry.blob_address, self._dataset_key(entry)), job)
 
     def deliver_compute(
         self, purchase_id: int, job: ComputeJob, buyer_public_key: bytes
@@ -250,7 +272,7 @@ class DataSeller:
         purchase = self.market.purchase(purchase_id)
         if purchase.kind != kind:
             raise InvalidInputError(
-                f"purchase {purchase_id}: expected a {kind.name.lower()} purchase, "
+                f"purchase {purchase_id}: expected a purchase of kind {kind.name.lower()}, "
                 f"got {purchase.kind.name.lower()}",
                 field="purchase_id",
             )
@@ -282,12 +304,15 @@ class DataBuyer:
 
     @property
     def public_key(self) -> bytes:
+        """The compressed public key a seller wraps deliveries to."""
         return public_key_of_account(self.account)
 
     def buy_access(self, listing_id: int) -> int:
+        """Pay the access price into escrow (by permit); return the purchase id."""
         return self.market.buy(self.account, listing_id, Kind.ACCESS)
 
     def order_compute(self, listing_id: int) -> int:
+        """Pay the compute price into escrow (by permit); return the purchase id."""
         return self.market.buy(self.account, listing_id, Kind.COMPUTE)
 
     def receive_dataset(self, delivery: Delivery) -> tuple[pd.DataFrame, bytes]:

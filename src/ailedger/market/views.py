@@ -17,6 +17,7 @@ __all__ = ["contributor_rows", "listing_view", "market_overview", "pool_view", "
 
 
 def listing_view(listing: Listing, catalog: Catalog | None = None) -> dict[str, Any]:
+    """A listing's terms; title, rows, gate verdict and DP summary if ``catalog`` has it."""
     view: dict[str, Any] = {
         "listing_id": listing.listing_id,
         "seller": listing.seller,
@@ -48,6 +49,7 @@ def listing_view(listing: Listing, catalog: Catalog | None = None) -> dict[str, 
 
 
 def pool_view(pool: Pool) -> dict[str, Any]:
+    """A pool's curator, contributor count, shares and revenue (wei as strings)."""
     return {
         "pool_id": pool.pool_id,
         "curator": pool.curator,
@@ -60,6 +62,7 @@ def pool_view(pool: Pool) -> dict[str, Any]:
 
 
 def purchase_view(purchase: Purchase) -> dict[str, Any]:
+    """A purchase's buyer, kind, amount, status and delivery hash (None until delivered)."""
     return {
         "purchase_id": purchase.purchase_id,
         "listing_id": purchase.listing_id,

@@ -24,6 +24,7 @@ def market_page(
     pool: int | None = Query(default=None, ge=1, description="Pool whose earnings to chart."),
     platform: Platform = Depends(get_platform),
 ) -> HTMLResponse:
+    """Listings, pools, purchases, and the contributors' earnings of ``pool`` (default: last)."""
     try:
         market = open_market(platform)
     except NotFoundError:
@@ -34,6 +35,9 @@ def market_page(
     finally:
         catalog.close()
     pools = overview["pools"]
+    missing = None
+    if pool is not None and pool > len(pools):  # pool ids are 1 .. count
+        missing, pool = pool, None
     chosen = pool or (pools[-1]["pool_id"] if pools else None)
     contributors = contributor_rows(market, chosen) if chosen else []
     chart = bar_chart(
@@ -49,5 +53,7 @@ def market_page(
             "pool_id": chosen,
             "contributors": contributors,
             "earnings_chart": chart,
+            "missing_pool": missing,
         },
+        status_code=404 if missing else 200,
     )
