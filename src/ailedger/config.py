@@ -64,18 +64,22 @@ class Settings(BaseSettings):
 
     @property
     def chain_dir(self) -> Path:
+        """Where the embedded chain keeps its state (``<home>/chain``)."""
         return self.home / "chain"
 
     @property
     def keystore_dir(self) -> Path:
+        """The encrypted keystore, one v3 JSON file per key (``<home>/keystore``)."""
         return self.home / "keystore"
 
     @property
     def blobs_dir(self) -> Path:
+        """The encrypted, content-addressed blob store (``<home>/blobs``)."""
         return self.home / "blobs"
 
     @property
     def deployments_file(self) -> Path:
+        """The address book of deployed contracts per chain id (``<home>/deployments.json``)."""
         return self.home / "deployments.json"
 
     def ensure_home(self) -> Path:

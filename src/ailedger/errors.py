@@ -22,6 +22,7 @@ class AILedgerError(Exception):
         self.field = field
 
     def to_dict(self) -> dict[str, str | None]:
+        """The API's JSON error body: ``{"error": kind, "message": ..., "field": ...}``."""
         return {"error": self.kind, "message": self.message, "field": self.field}
 
 

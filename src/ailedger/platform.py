@@ -30,13 +30,14 @@ from ailedger.core.chain import (
     open_chain,
 )
 from ailedger.core.identity import Keystore
-from ailedger.core.log import Anchorer, BatchPolicy, TransparencyLog, open_store
+from ailedger.core.log import Anchorer, BatchPolicy, TransparencyLog, log_name, open_store
 from ailedger.errors import NotFoundError
 
 OPERATOR_KEY = "operator"
 LOG_SIGNER_KEY = "log-signer"
 DEV_CHAIN_ID = 31337
 OPERATOR_FUNDING_WEI = 1_000 * 10**18
+ZERO_ADDRESS = "0x" + "00" * 20
 
 # The platform's own contracts, in deployment order, with their constructor arguments.
 CORE_CONTRACTS: tuple[str, ...] = ("ALTToken", "AnchorRegistry")
@@ -44,6 +45,8 @@ CORE_CONTRACTS: tuple[str, ...] = ("ALTToken", "AnchorRegistry")
 
 @dataclass(frozen=True)
 class DeployedContract:
+    """One core contract after :meth:`Platform.deploy_core_contracts`."""
+
     name: str
     address: str
     reused: bool
@@ -73,10 +76,12 @@ class Platform:
 
     @classmethod
     def open(cls, settings: Settings) -> Platform:
+        """Create the data dir if needed and open the chain ``settings`` names."""
         settings.ensure_home()
         return cls(settings, open_chain(settings))
 
     def close(self) -> None:
+        """Close the chain (the platform holds nothing else open)."""
         self.chain.close()
 
     def __enter__(self) -> Platform:
@@ -87,6 +92,7 @@ class Platform:
 
     @property
     def is_dev_chain(self) -> bool:
+        """Whether this is a development chain (id 31337) whose accounts may be auto-funded."""
         return self.chain.chain_id == DEV_CHAIN_ID
 
     def account(self, name: str, *, create: bool = False, fund_wei: int = 0) -> LocalAccount:
@@ -167,7 +173,33 @@ class Platform:
             open_store(self.settings, name=name), anchorer=anchorer, policy=policy or BatchPolicy()
         )
 
+    def log_reader(self, name: str = "decisions") -> Anchorer:
+        """A key-less anchorer of the operator's log ``name``: reads its anchored heads only.
+
+        Needs no password and sends no transaction, so anyone with the data dir can
+        verify the log (`ailedger log verify`). Raises :class:`NotFoundError` when the
+        log was never registered in this chain's AnchorRegistry.
+        """
+        registry = self.contract("AnchorRegistry")
+        name32 = log_name(name)
+        try:
+            operator = self.keystore.address(OPERATOR_KEY)
+        except NotFoundError:
+            raise NotFoundError(
+                f"no log named {name!r}: this data dir has no operator key; run `ailedger demo`",
+                field="name",
+            ) from None
+        log_id = registry.compute_log_id(operator, name32)
+        if registry.log_admin(log_id) == ZERO_ADDRESS:
+            raise NotFoundError(
+                f"no log named {name!r} is registered by the operator {operator} in the "
+                f"AnchorRegistry at {registry.address}",
+                field="name",
+            )
+        return Anchorer(registry, log_id)
+
     def status(self) -> ChainStatus:
+        """Chain id, head block, deployed contracts and ALT supply, read from the chain."""
         head = self.chain.block_number()
         block = self.chain.get_block(head)
         deployed = {

@@ -363,6 +363,7 @@ def test_bundle_from_the_api_verifies(client, application):
         "chain",
         "anchored_head",
         "signature",
+        "operator",
         "anchor_tx",
     ]
 

@@ -141,6 +141,13 @@ def test_invalid_operator_is_rejected(trained, log):
         AuditedModel(trained.estimator, trained.card, log, operator="bob", threshold=0.5)
 
 
+def test_operator_with_a_bad_checksum_is_rejected(trained, log, accounts):
+    address = accounts[0].address
+    mistyped = address[:2] + address[2:].swapcase()  # every letter's case flipped
+    with pytest.raises(InvalidInputError, match=r"operator: .* invalid EIP-55 checksum"):
+        AuditedModel(trained.estimator, trained.card, log, operator=mistyped, threshold=0.5)
+
+
 def test_non_numeric_threshold_is_rejected(trained, log, accounts):
     with pytest.raises(InvalidInputError, match="threshold must be a number, got str"):
         AuditedModel(trained.estimator, trained.card, log, operator=accounts[0], threshold="0.5")

@@ -8,9 +8,19 @@ import json
 import pytest
 from eth_account import Account
 
+from ailedger.audit.audited import AuditedModel
+from ailedger.audit.index import DecisionIndex
 from ailedger.audit.proofs import build_proof_bundle
 from ailedger.audit.verify import CHECKS, verify_bundle
-from ailedger.core.log import SignedTreeHead, TreeHead, hash_leaf, registry_domain
+from ailedger.core.log import (
+    Anchorer,
+    SignedTreeHead,
+    TransparencyLog,
+    TreeHead,
+    hash_leaf,
+    open_store,
+    registry_domain,
+)
 from ailedger.errors import NotFoundError
 
 
@@ -219,3 +229,36 @@ def test_verdict_serializes_with_its_reason(bundle, chain):
     data = json.loads(json.dumps(verify_bundle(broken, chain).to_dict()))
     assert data["ok"] is False
     assert data["reason"].startswith("chain: the bundle is anchored on chain 5")
+
+
+def test_decision_logged_by_someone_else_in_the_operators_name_fails(
+    trained, registry, accounts, applications, chain, settings, tmp_path
+):
+    """An outsider runs their own log in the genuine registry and names the operator."""
+    operator, _, outsider = accounts
+    anchorer = Anchorer.register(registry, "decisions", admin=outsider, signer=outsider)
+    forged_log = TransparencyLog(open_store(settings, name="forged"), anchorer=anchorer)
+    with DecisionIndex(tmp_path / "forged.sqlite3") as forged_index:
+        forger = AuditedModel(
+            trained.estimator,
+            trained.card,
+            forged_log,
+            operator=operator,  # the record claims the real operator decided
+            threshold=0.6,
+            index=forged_index,
+        )
+        decision = forger.decide(applications[:1])[0]
+        forged_log.close_batch()
+        bundle = build_proof_bundle(decision.record.decision_id, forged_log, forged_index)
+    forged_log.close()
+    name, detail = failed(bundle, chain)
+    assert name == "operator"
+    assert f"names operator {operator.address}, but the log belongs to {outsider.address}" in (
+        detail
+    )
+
+
+def test_verdict_names_the_operator_as_the_logs_admin(bundle, chain, accounts):
+    verdict = verify_bundle(bundle, chain)
+    operator_check = next(check for check in verdict.checks if check.name == "operator")
+    assert operator_check.detail == f"decided by {accounts[0].address}, the log's admin"

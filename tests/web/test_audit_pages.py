@@ -159,7 +159,7 @@ def test_verify_form_shows_verified_for_a_good_bundle(server, page, bundle):
     _verify_in_form(page, server, json.dumps(bundle))
     assert page.locator("#verdict-title").inner_text() == "✓ VERIFIED"
     checks = page.locator("#checks tbody tr")
-    assert checks.count() == 8
+    assert checks.count() == 9
     assert page.locator("#checks tr.failed").count() == 0
 
 
@@ -174,7 +174,7 @@ def test_verify_form_shows_not_verified_and_why_for_a_tampered_bundle(server, pa
     reason = page.locator("#verdict-reason").inner_text()
     assert reason.startswith("leaf_hash: the record was altered")
     assert page.locator("#checks tr.failed td:nth-child(2)").inner_text() == "leaf_hash"
-    assert page.locator("#checks tr.not-run").count() == 5  # it stops at the first failure
+    assert page.locator("#checks tr.not-run").count() == 6  # it stops at the first failure
 
 
 def test_verify_form_shows_not_verified_for_text_that_is_not_json(server, page):

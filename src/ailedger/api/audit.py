@@ -116,6 +116,8 @@ class DecisionCreated(BaseModel):
 
 
 class LoggedDecisionOut(BaseModel):
+    """A logged decision as public routes show it: no salt, no input."""
+
     decision_id: str
     leaf_index: int
     anchored: bool
@@ -123,6 +125,8 @@ class LoggedDecisionOut(BaseModel):
 
 
 class DecisionWithProof(BaseModel):
+    """A decision's record and its self-contained proof bundle."""
+
     decision_id: str
     leaf_index: int
     record: dict[str, Any]
@@ -143,12 +147,16 @@ class ProofBundle(BaseModel):
 
 
 class CheckOut(BaseModel):
+    """One check of a proof bundle and what it found."""
+
     name: str
     ok: bool
     detail: str
 
 
 class VerdictOut(BaseModel):
+    """The verdict on a proof bundle: ``ok`` only if every check passed."""
+
     ok: bool
     decision_id: str | None
     reason: str | None = Field(description="the first failed check, or null")
@@ -156,6 +164,8 @@ class VerdictOut(BaseModel):
 
 
 class HeadOut(BaseModel):
+    """A signed tree head of the decision log and its anchor, if anchored."""
+
     tree_size: int
     batch_size: int
     root_hash: str
@@ -164,6 +174,8 @@ class HeadOut(BaseModel):
 
 
 class AnchorOut(BaseModel):
+    """What ``POST /audit/anchor`` anchored."""
+
     anchored_heads: list[HeadOut] = Field(description="heads anchored by this call, oldest first")
 
 
@@ -236,6 +248,7 @@ class AuditService:
             return [heads[a.tree_size] for a in self.log.anchors() if a.tree_size not in before]
 
     def close(self) -> None:
+        """Stop the poller, then close the log and the decision index."""
         self._stop.set()
         if self._poller is not None:
             self._poller.join(timeout=30)

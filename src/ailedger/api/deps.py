@@ -11,6 +11,7 @@ from ailedger.platform import Platform
 
 
 def get_platform(request: Request) -> Platform:
+    """The platform the app opened at startup (see ``create_app``'s lifespan)."""
     return request.app.state.platform
 
 

@@ -27,7 +27,6 @@ from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
-from eth_utils import to_checksum_address
 
 from ailedger.audit.explain import Explainer
 from ailedger.audit.index import DecisionIndex, PendingDecision
@@ -39,6 +38,7 @@ from ailedger.audit.record import (
     new_salt,
 )
 from ailedger.audit.schema import FeatureValue
+from ailedger.core.chain.validation import to_checksum
 from ailedger.core.identity import canonical_json
 from ailedger.core.log.proofs import LeafRef
 from ailedger.core.storage import BlobStore, unwrap_key, wrap_key
@@ -228,14 +228,5 @@ def _as_rows(applications: Any) -> list[Any]:
 
 
 def _operator_address(operator: Any) -> str:
-    address = getattr(operator, "address", operator)
-    if not isinstance(address, str) or len(address) != 42 or not address.startswith("0x"):
-        raise InvalidInputError(
-            f"operator must be an address or an account, got {operator!r}", field="operator"
-        )
-    try:
-        return to_checksum_address(address)
-    except ValueError:
-        raise InvalidInputError(
-            f"operator {address!r} is not a valid address", field="operator"
-        ) from None
+    # A mistyped (bad-checksum) address is refused rather than silently re-checksummed.
+    return to_checksum(getattr(operator, "address", operator), field="operator")

@@ -81,6 +81,7 @@ class DecisionIndex:
         self._db.executescript(_SCHEMA)
 
     def close(self) -> None:
+        """Close the database connection."""
         self._db.close()
 
     def __enter__(self) -> DecisionIndex:
@@ -100,6 +101,7 @@ class DecisionIndex:
         return card_hash
 
     def card(self, card_hash: str) -> ModelCard:
+        """The model card kept under ``card_hash``; ``NotFoundError`` if none is."""
         with self._lock:
             row = self._db.execute(
                 "SELECT card_json FROM model_cards WHERE card_hash = ?", (card_hash,)
@@ -172,6 +174,7 @@ class DecisionIndex:
         return [_entry(row) for row in rows]
 
     def count(self) -> int:
+        """How many decisions are logged (those with a leaf index)."""
         with self._lock:
             return self._db.execute(
                 "SELECT COUNT(*) FROM decisions WHERE leaf_index IS NOT NULL"

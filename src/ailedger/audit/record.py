@@ -46,6 +46,7 @@ class DecisionPolicy(BaseModel):
     negative: str = "deny"
 
     def outcome(self, score: float) -> str:
+        """``positive`` when ``score`` reaches the threshold, else ``negative``."""
         return self.positive if score >= self.threshold else self.negative
 
 

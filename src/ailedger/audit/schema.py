@@ -74,6 +74,7 @@ class FeatureSchema(BaseModel):
 
     @property
     def names(self) -> tuple[str, ...]:
+        """The feature names, in the order the model takes them."""
         return tuple(spec.name for spec in self.features)
 
     def validate_application(self, application: object) -> dict[str, FeatureValue]:

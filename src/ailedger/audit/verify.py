@@ -16,7 +16,13 @@ checks, in order, stopping at the first failure:
    root, timestamp) at the bundle's head index.
 7. ``signature``: the tree head's EIP-712 signature recovers to the key that
    was the log's signer when the head was anchored.
-8. ``anchor_tx``: the named transaction emitted that ``Anchored`` event.
+8. ``operator``: the record's operator is the log's admin in the registry. Only
+   that account can have registered the log (its id hashes in the admin), so
+   nobody else can log a decision in the operator's name.
+9. ``anchor_tx``: the named transaction emitted that ``Anchored`` event.
+
+What stays for the person verifying: that the operator address (and registry)
+are the ones the organisation publishes; the verdict names both.
 
 Example::
 
@@ -48,6 +54,7 @@ CHECKS = (
     "chain",
     "anchored_head",
     "signature",
+    "operator",
     "anchor_tx",
 )
 
@@ -118,6 +125,7 @@ def verify_bundle(bundle: Mapping[str, Any], chain: Chain) -> Verdict:
         ("chain", lambda: _check_chain(state, chain)),
         ("anchored_head", lambda: _check_anchored_head(state)),
         ("signature", lambda: _check_signature(state)),
+        ("operator", lambda: _check_operator(state)),
         ("anchor_tx", lambda: _check_anchor_tx(state, chain)),
     ]
     checks: list[Check] = []
@@ -255,6 +263,17 @@ def _check_signature(state: _Parsed) -> str:
             f"tree head is signed by {signer}, the log's signer was {expected}"
         )
     return f"signed by the log's signer {signer}"
+
+
+def _check_operator(state: _Parsed) -> str:
+    assert state.registry is not None and state.head is not None and state.record is not None
+    admin = state.registry.log_admin(state.head.head.log_id)
+    if admin != state.record.operator:
+        raise VerificationFailure(
+            f"the record names operator {state.record.operator}, but the log belongs to "
+            f"{admin}: only the log's admin can log decisions in its name"
+        )
+    return f"decided by {admin}, the log's admin"
 
 
 def _signer_at(registry: Contract, log_id: bytes, block_number: int) -> str:

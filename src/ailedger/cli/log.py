@@ -6,7 +6,7 @@ import typer
 from rich.console import Console
 
 from ailedger.config import Settings
-from ailedger.core.log import verify_log
+from ailedger.core.log import open_store, verify_log
 from ailedger.platform import Platform
 
 app = typer.Typer(help="Inspect and verify transparency logs.", no_args_is_help=True)
@@ -17,17 +17,20 @@ console = Console()
 def verify(name: str = typer.Argument("decisions", help="Log name.")) -> None:
     """Recompute the log from its records and check every signed and anchored head.
 
-    Exits non-zero naming the first bad record if anything was changed, removed,
-    inserted, reordered or rewritten.
+    Needs no password and changes nothing. Exits non-zero naming the first bad record
+    if anything was changed, removed, inserted, reordered or rewritten.
     """
     with Platform.open(Settings()) as platform:
-        log = platform.open_log(name)
+        # The registry lookup comes first: an unknown name must not create an empty log.
+        anchorer = platform.log_reader(name)
+        store = open_store(platform.settings, name=name)
         try:
-            report = verify_log(log.store, log.anchorer)
+            report = verify_log(store, anchorer)
         finally:
-            log.close()
+            store.close()
     console.print(
         f"[green]log '{name}' verified[/]: {report.records} records, root "
         f"0x{report.root.hex()}, {report.signed_heads} signed heads, "
-        f"{report.chain_heads} anchored on chain (up to size {report.anchored_size})"
+        f"{report.chain_heads} anchored on chain (up to size {report.anchored_size})",
+        highlight=False,
     )

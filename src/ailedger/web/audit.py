@@ -53,6 +53,8 @@ class ContributionBar:
 
 @dataclass(frozen=True)
 class ContributionChart:
+    """A decision's per-feature contributions as horizontal bars either side of zero."""
+
     title: str
     bars: tuple[ContributionBar, ...]
     width: int
@@ -63,6 +65,7 @@ class ContributionChart:
 
     @property
     def empty(self) -> bool:
+        """Whether there is nothing to draw."""
         return not self.bars
 
 
@@ -121,6 +124,7 @@ def decisions_page(
     platform: Platform = Depends(get_platform),
     limit: int = Query(50, ge=1, le=MAX_LIMIT),
 ) -> HTMLResponse:
+    """Recent decisions, newest first, each with its explanation chart."""
     with open_decision_reader(platform.settings) as (log, index):
         decisions = recent_decisions(log, index, limit)
         total = index.count()
@@ -147,6 +151,7 @@ def decisions_page(
 def decision_page(
     request: Request, decision_id: str, platform: Platform = Depends(get_platform)
 ) -> HTMLResponse:
+    """One decision: its record, explanation, and the anchor that covers it (or pending)."""
     with open_decision_reader(platform.settings) as (log, index):
         try:
             record = logged_record(decision_id, log, index)
@@ -178,6 +183,7 @@ def decision_page(
 
 @router.get("/heads", response_class=HTMLResponse)
 def heads_page(request: Request, platform: Platform = Depends(get_platform)) -> HTMLResponse:
+    """The decision log's signed tree heads with their anchor transactions."""
     with open_decision_reader(platform.settings) as (log, _):
         history = head_history(log)
         size = log.size
@@ -202,6 +208,7 @@ def heads_page(request: Request, platform: Platform = Depends(get_platform)) -> 
 
 @router.get("/verify", response_class=HTMLResponse)
 def verify_form(request: Request) -> HTMLResponse:
+    """An empty form to paste a proof bundle into."""
     return templates.TemplateResponse(
         request,
         "audit_verify.html",
@@ -213,6 +220,7 @@ def verify_form(request: Request) -> HTMLResponse:
 def verify_submit(
     request: Request, bundle: str = Form(""), platform: Platform = Depends(get_platform)
 ) -> HTMLResponse:
+    """Verify the pasted bundle against the chain only and show each check."""
     verdict, error = None, None
     try:
         parsed: Any = json.loads(bundle)

@@ -9,6 +9,8 @@ MIN_SLOTS = 8
 
 @dataclass(frozen=True)
 class Bar:
+    """One bar, already placed in SVG user units (``y`` grows downwards)."""
+
     label: str
     value: float
     x: float
@@ -19,6 +21,8 @@ class Bar:
 
 @dataclass(frozen=True)
 class BarChart:
+    """A laid-out bar chart; ``_bar_chart.html`` draws it."""
+
     title: str
     value_label: str
     bars: tuple[Bar, ...]
@@ -27,6 +31,7 @@ class BarChart:
 
     @property
     def empty(self) -> bool:
+        """Whether there is nothing to draw (the template then says so)."""
         return not self.bars
 
 

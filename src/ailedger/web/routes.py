@@ -27,11 +27,13 @@ RECENT_BLOCKS = 20
 
 
 def mount_static(app: FastAPI) -> None:
+    """Serve the dashboard's stylesheet and images under ``/static``."""
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
 
 
 @router.get("/", response_class=HTMLResponse)
 def home(request: Request, platform: Platform = Depends(get_platform)) -> HTMLResponse:
+    """The chain at a glance: id, head, contracts, ALT supply and holders, recent blocks."""
     status = platform.status()
     first = max(0, status.head_block - RECENT_BLOCKS + 1)
     blocks = [platform.chain.get_block(n) for n in range(first, status.head_block + 1)]

@@ -115,3 +115,31 @@ def test_sqlite_insert_or_replace_cannot_overwrite_a_record(tmp_path):
         raw_execute(store, "INSERT OR REPLACE INTO records VALUES (0, x'00', x'00')")
     assert store.entries(0, 1) == [b"a"]
     store.close()
+
+
+def _sqlite_log_with_records(path, count: int = 2000) -> bytes:
+    """A closed SQLite log of ``count`` records spread over many pages; its file's bytes."""
+    store = SqliteStore(path)
+    store.append(0, [b"r" * 200] * count, [b"n" * 32] * count)
+    store.close()
+    return path.read_bytes()
+
+
+@pytest.mark.parametrize("keep", [0, 100], ids=["emptied", "header-cut"])
+def test_sqlite_log_without_a_valid_header_is_refused_not_reset(tmp_path, keep):
+    path = tmp_path / "log.sqlite3"
+    path.write_bytes(_sqlite_log_with_records(path)[:keep])
+    with pytest.raises(IntegrityError, match=r"log file .*log\.sqlite3 is corrupted or truncated"):
+        SqliteStore(path)
+    assert path.stat().st_size == keep  # not replaced by a fresh, empty log
+
+
+def test_truncated_sqlite_log_is_an_integrity_error_naming_the_file(tmp_path):
+    path = tmp_path / "log.sqlite3"
+    whole = _sqlite_log_with_records(path)
+    path.write_bytes(whole[: len(whole) // 3])
+    with pytest.raises(IntegrityError, match="malformed") as caught:
+        store = SqliteStore(path)
+        list(store.scan())
+    assert str(path) in caught.value.message
+    assert caught.value.field == "database"

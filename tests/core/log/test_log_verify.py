@@ -96,6 +96,15 @@ def test_changed_record_is_found_at_its_index(path, attacker, anchorer):
     assert _first_bad_index(path, anchorer) == 25
 
 
+def test_record_edited_with_sqlite_replace_is_found_not_a_crash(path, attacker, anchorer):
+    # replace() on a BLOB returns TEXT: the row's type changes along with its content.
+    attacker.execute("UPDATE records SET entry = replace(entry, '25', '99') WHERE idx = 25")
+    assert attacker.execute("SELECT typeof(entry) FROM records WHERE idx = 25").fetchone() == (
+        "text",
+    )
+    assert _first_bad_index(path, anchorer) == 25
+
+
 def test_changed_record_is_found_without_the_chain(path, attacker):
     attacker.execute("UPDATE records SET entry = ? WHERE idx = 3", (b"forged",))
     assert _first_bad_index(path) == 3

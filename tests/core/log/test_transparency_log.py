@@ -225,6 +225,13 @@ def test_open_store_rejects_a_non_postgres_url(settings):
         open_store(settings)
 
 
+def test_open_store_error_for_a_url_without_scheme_does_not_echo_it(settings):
+    settings.database_url = "admin:s3cret@db.example/x"
+    with pytest.raises(InvalidInputError, match="got a URL with no scheme") as caught:
+        open_store(settings)
+    assert "s3cret" not in caught.value.message
+
+
 def test_open_store_rejects_a_name_that_is_not_an_identifier(settings):
     with pytest.raises(InvalidInputError, match="log name: expected an identifier"):
         open_store(settings, name="../etc")

@@ -60,7 +60,8 @@ class Chain(ABC):
 
     @property
     @abstractmethod
-    def chain_id(self) -> int: ...
+    def chain_id(self) -> int:
+        """The EIP-155 chain id (31337 for the embedded and anvil dev chains)."""
 
     @property
     @abstractmethod
@@ -68,20 +69,24 @@ class Chain(ABC):
         """Human-readable description, e.g. ``embedded (/home/u/.ailedger/chain)``."""
 
     @abstractmethod
-    def block_number(self) -> int: ...
+    def block_number(self) -> int:
+        """Number of the latest mined block."""
 
     @abstractmethod
-    def get_block(self, number: int) -> BlockInfo: ...
+    def get_block(self, number: int) -> BlockInfo:
+        """Block ``number``; ``NotFoundError`` if it does not exist (yet)."""
 
     @abstractmethod
     def balance(self, address: str) -> int:
         """Native balance in wei."""
 
     @abstractmethod
-    def nonce(self, address: str) -> int: ...
+    def nonce(self, address: str) -> int:
+        """How many transactions ``address`` has sent (its next nonce)."""
 
     @abstractmethod
-    def code(self, address: str) -> bytes: ...
+    def code(self, address: str) -> bytes:
+        """The runtime bytecode at ``address`` (empty for an account without code)."""
 
     @abstractmethod
     def call(self, to: str, data: bytes, *, sender: str | None = None, value: int = 0) -> bytes:
@@ -104,7 +109,8 @@ class Chain(ABC):
         """
 
     @abstractmethod
-    def wait_for_receipt(self, tx_hash: bytes, timeout: float = 60.0) -> Receipt: ...
+    def wait_for_receipt(self, tx_hash: bytes, timeout: float = 60.0) -> Receipt:
+        """The receipt of ``tx_hash`` once mined; ``ChainError`` after ``timeout`` seconds."""
 
     def transact(
         self,

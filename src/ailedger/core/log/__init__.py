@@ -80,8 +80,10 @@ def open_store(settings: Settings, *, name: str = "decisions") -> LogStore:
     url = settings.database_url
     if url:
         if not url.startswith(("postgresql://", "postgres://")):
+            # Only the scheme is shown: the rest of a URL may hold a password.
+            scheme = f"{url.split('://')[0]}://..." if "://" in url else "a URL with no scheme"
             raise InvalidInputError(
-                f"database_url: expected a postgresql:// URL, got {url.split('://')[0]}://...",
+                f"database_url: expected a postgresql:// URL, got {scheme}",
                 field="database_url",
             )
         return PostgresStore(url, schema=f"log_{name}")

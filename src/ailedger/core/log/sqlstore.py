@@ -21,6 +21,7 @@ from ailedger.core.log.store import LogStore
 from ailedger.errors import IntegrityError, InvalidInputError
 
 TABLES = ("records", "tree_heads", "anchors", "log_meta")
+_SQLITE_MAGIC = b"SQLite format 3\x00"
 _ROWS_PER_INSERT = 100
 
 _SCHEMA = """
@@ -52,6 +53,18 @@ _POSTGRES_TRIGGER = """
 CREATE OR REPLACE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE OR TRUNCATE ON {table}
 FOR EACH STATEMENT EXECUTE FUNCTION ailedger_append_only();
 """
+
+
+def _blob(value: Any) -> bytes:
+    """A stored hash or record as bytes, whatever type the database returns it as.
+
+    SQLite columns are loosely typed: someone editing the file directly (say with
+    ``replace()``, which yields TEXT) can leave a non-BLOB value behind. It must reach
+    the verifier as bytes, which then reports the record as changed, not crash it.
+    """
+    if isinstance(value, bytes | bytearray | memoryview):
+        return bytes(value)
+    return str(value).encode()
 
 
 @functools.cache
@@ -118,7 +131,7 @@ class _SqlStore(LogStore):
         rows = self._query_all(
             "SELECT entry FROM records WHERE idx >= ? AND idx < ? ORDER BY idx", (start, end)
         )
-        return [bytes(row[0]) for row in rows]
+        return [_blob(row[0]) for row in rows]
 
     def node_blobs(self, rows: Collection[int]) -> dict[int, bytes]:
         if not rows:
@@ -127,7 +140,7 @@ class _SqlStore(LogStore):
         found = self._query_all(
             f"SELECT idx, nodes FROM records WHERE idx IN ({marks})", list(rows)
         )
-        return {idx: bytes(nodes) for idx, nodes in found}
+        return {idx: _blob(nodes) for idx, nodes in found}
 
     def scan(self, start: int = 0, chunk: int = 10_000) -> Iterator[tuple[int, bytes, bytes]]:
         while True:
@@ -136,7 +149,7 @@ class _SqlStore(LogStore):
                 (start, chunk),
             )
             for idx, entry, nodes in rows:
-                yield idx, bytes(entry), bytes(nodes)
+                yield idx, _blob(entry), _blob(nodes)
             if len(rows) < chunk:
                 return
             start = rows[-1][0] + 1
@@ -156,7 +169,7 @@ class _SqlStore(LogStore):
             "ORDER BY tree_size"
         )
         return [
-            SignedTreeHead(TreeHead(bytes(log_id), size, bytes(root), ts), bytes(signature))
+            SignedTreeHead(TreeHead(_blob(log_id), size, _blob(root), ts), _blob(signature))
             for log_id, size, root, ts, signature in rows
         ]
 
@@ -181,7 +194,7 @@ class _SqlStore(LogStore):
             "ORDER BY tree_size"
         )
         return [
-            Anchor(size, chain_id, registry, index, bytes(tx_hash), block)
+            Anchor(size, chain_id, registry, index, _blob(tx_hash), block)
             for size, chain_id, registry, index, tx_hash, block in rows
         ]
 
@@ -211,22 +224,65 @@ class SqliteStore(_SqlStore):
     _unique_violation = (sqlite3.IntegrityError,)
 
     def __init__(self, path: str | Path) -> None:
+        """Open the log file at ``path``, creating it (and its directory) if missing.
+
+        Raises :class:`IntegrityError` naming the file when it exists but is not an
+        intact SQLite database (truncated, overwritten): it is never silently replaced.
+        """
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        if self.path.exists():
+            # SQLite would turn an empty (truncated) file into a fresh, empty log.
+            with self.path.open("rb") as handle:
+                if handle.read(len(_SQLITE_MAGIC)) != _SQLITE_MAGIC:
+                    raise self._corrupted("not an SQLite database: bad or missing header")
         # isolation_level=None: we issue BEGIN/COMMIT ourselves, one per append.
         self._conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-        # page_size only takes effect on a new file: 16 KiB pages make appends ~10% faster;
-        # checkpointing every 4000 pages (64 MiB of WAL) rather than 1000, another ~7%.
-        pragmas = ("page_size = 16384", "journal_mode = WAL", "synchronous = FULL")
-        for pragma in (*pragmas, "wal_autocheckpoint = 4000", "recursive_triggers = ON"):
-            self._conn.execute(f"PRAGMA {pragma}")
-        schema = _SCHEMA.format(int="INTEGER", blob="BLOB")
-        triggers = "".join(_SQLITE_TRIGGERS.format(table=table) for table in TABLES)
-        self._conn.executescript(f"BEGIN IMMEDIATE;{schema}{triggers}COMMIT;")
-        super().__init__()
+        try:
+            with self._guard():
+                # page_size only takes effect on a new file: 16 KiB pages make appends ~10%
+                # faster; checkpointing every 4000 pages (64 MiB of WAL) not 1000, ~7% more.
+                pragmas = ("page_size = 16384", "journal_mode = WAL", "synchronous = FULL")
+                for pragma in (*pragmas, "wal_autocheckpoint = 4000", "recursive_triggers = ON"):
+                    self._conn.execute(f"PRAGMA {pragma}")
+                schema = _SCHEMA.format(int="INTEGER", blob="BLOB")
+                triggers = "".join(_SQLITE_TRIGGERS.format(table=table) for table in TABLES)
+                self._conn.executescript(f"BEGIN IMMEDIATE;{schema}{triggers}COMMIT;")
+                super().__init__()
+        except IntegrityError:
+            self._conn.close()
+            raise
+
+    def _corrupted(self, reason: object) -> IntegrityError:
+        return IntegrityError(
+            f"log file {self.path} is corrupted or truncated ({reason}); restore it from a "
+            "backup: its anchored heads on chain tell which records it must hold",
+            field="database",
+        )
+
+    @contextlib.contextmanager
+    def _guard(self) -> Iterator[None]:
+        """Report a damaged file as an :class:`IntegrityError` naming it."""
+        try:
+            yield
+        except sqlite3.DatabaseError as error:
+            # Only the base class means a damaged file ("database disk image is malformed",
+            # "file is not a database"); subclasses (constraint violations, locking) do not.
+            if type(error) is sqlite3.DatabaseError:
+                raise self._corrupted(error) from None
+            raise
 
     def _execute(self, sql: str, params: Sequence[Any] = ()) -> Any:
-        return self._conn.execute(sql, params)
+        with self._guard():
+            return self._conn.execute(sql, params)
+
+    def _query_one(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        with self._guard():  # a damaged page may only show when rows are fetched
+            return super()._query_one(sql, params)
+
+    def _query_all(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+        with self._guard():
+            return super()._query_all(sql, params)
 
     def _insert_records(self, rows: Iterator[tuple[int, bytes, bytes]], count: int) -> None:
         # Many rows per INSERT statement: a third fewer statement steps than one per row,
