@@ -47,6 +47,7 @@ def test_model_hash_is_the_sha256_of_the_pickled_estimator(model):
         (lambda x: x.update(extra=1.0), "input.extra"),
         (lambda x: x.update({"mean area": float("nan")}), "input.mean area"),
         (lambda x: x.update({"mean area": True}), "input.mean area"),
+        (lambda x: x.update({"mean area": 10**400}), "input.mean area"),  # beyond a float
     ],
 )
 def test_bad_inputs_are_named(model, change, field):

@@ -9,12 +9,16 @@ Public API (everything else in this package may change)::
     ChannelsClient: .open(consumer, model_id, deposit, expiry) / .top_up / .extend / .reclaim
         .claim(service, voucher) / .withdraw(account) / .get(id) / .opened(consumer=, model_id=)
     VoucherSigner(chain_id, channels_address).sign(account, channel_id, nonce, amount)
-    ServiceHost(model=, listing=, account=, registry=, channels=, store=, log=, policy=)
-        .handle(request_json) -> response_json; .claim_due(); .claim_all(); .proof(index)
+    ServiceHost(model=, listing=, account=, registry=, channels=, store=, log=, policy=,
+                max_batch=1000)
+        .handle(request_json) -> response_json; .handle_batch(request_json) -> response_json
+        .call(input, salt, voucher) -> PaidResponse; .call_batch(inputs, salt, voucher)
+        -> PaidBatchResponse; .claim_due(); .claim_all(); .proof(index); .recover()
     create_host_app(host, claim_interval=30.0) -> FastAPI          # `ailedger services serve`
     ServiceClient(account, registry, channels, transport_for=...)
         .discover(name) / .channel_for(listing, deposit=) / .call(listing, input) -> PaidCall
-        .prove(call) -> CallProofReport
+        .call_batch(listing, inputs) -> PaidBatch       # N calls, one voucher, one receipt
+        .prove(call_or_batch, item=0) -> CallProofReport
     verify_call_proof(proof, chain, registry, expected_receipt=None) -> CallProofReport
     diagnosis_model() / credit_model() / build_model(name) -> ServedModel
     run_services_scenario(platform, console) -> ServicesSummary     # the demo step
@@ -24,15 +28,16 @@ Public API (everything else in this package may change)::
 from __future__ import annotations
 
 from ailedger.services.app import create_host_app
+from ailedger.services.batches import MAX_BATCH, BatchItem
 from ailedger.services.channels import ChannelsClient, ChannelState, ClaimResult
-from ailedger.services.client import PaidCall, ServiceClient
+from ailedger.services.client import PaidBatch, PaidCall, ServiceClient
 from ailedger.services.deployment import (
     ServiceContracts,
     deploy_service_contracts,
     service_contracts,
 )
 from ailedger.services.errors import ModelDeprecatedError, PaymentRequiredError
-from ailedger.services.host import ClaimPolicy, PaidResponse, ServiceHost
+from ailedger.services.host import ClaimPolicy, PaidBatchResponse, PaidResponse, ServiceHost
 from ailedger.services.models import (
     ServedModel,
     build_model,
@@ -42,7 +47,13 @@ from ailedger.services.models import (
     save_model,
 )
 from ailedger.services.proofs import CallProofReport, verify_call_proof
-from ailedger.services.receipts import CallReceipt, ReceiptSigner, call_record, commit
+from ailedger.services.receipts import (
+    BatchReceipt,
+    CallReceipt,
+    ReceiptSigner,
+    call_record,
+    commit,
+)
 from ailedger.services.registry import ModelListing, ModelRegistryClient
 from ailedger.services.scenario import ServicesSummary, run_services_scenario
 from ailedger.services.store import VoucherStore
@@ -50,6 +61,9 @@ from ailedger.services.transport import HttpTransport, LocalTransport, Transport
 from ailedger.services.vouchers import Voucher, VoucherSigner
 
 __all__ = [
+    "MAX_BATCH",
+    "BatchItem",
+    "BatchReceipt",
     "CallProofReport",
     "CallReceipt",
     "ChannelState",
@@ -61,6 +75,8 @@ __all__ = [
     "ModelDeprecatedError",
     "ModelListing",
     "ModelRegistryClient",
+    "PaidBatch",
+    "PaidBatchResponse",
     "PaidCall",
     "PaidResponse",
     "PaymentRequiredError",

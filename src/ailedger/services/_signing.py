@@ -16,7 +16,8 @@ from typing import Any
 
 import coincurve
 from eth_account.signers.local import LocalAccount
-from eth_utils import keccak, to_checksum_address
+from eth_utils import to_checksum_address
+from sha3 import keccak_256
 
 from ailedger.core.identity import Domain, TypeFields
 from ailedger.errors import InvalidInputError
@@ -44,14 +45,14 @@ class StructSigner:
         self._fields = [(f["name"], f["type"]) for f in fields]
         signature = ",".join(f"{typ} {name}" for name, typ in self._fields)
         self._prefix = b"\x19\x01" + domain.separator()
-        self._type_hash = keccak(text=f"{primary_type}({signature})")
+        self._type_hash = _keccak(f"{primary_type}({signature})".encode())
 
     def digest(self, message: Mapping[str, Any]) -> bytes:
         """The 32-byte EIP-712 digest of ``message``."""
         words = [self._type_hash]
         for name, typ in self._fields:
             words.append(_word(message.get(name), typ, f"{self.primary_type}.{name}"))
-        return keccak(self._prefix + keccak(b"".join(words)))
+        return _keccak(self._prefix + _keccak(b"".join(words)))
 
     def sign(self, account: LocalAccount, message: Mapping[str, Any]) -> bytes:
         """The 65-byte signature r || s || v (v = 27 or 28, low s) of ``account``."""
@@ -100,7 +101,11 @@ def recover_digest(digest: bytes, signature: bytes) -> str:
 
 @lru_cache(maxsize=1024)
 def _address(public_key: bytes) -> str:
-    return to_checksum_address(keccak(public_key[1:])[-20:])
+    return to_checksum_address(_keccak(public_key[1:])[-20:])
+
+
+def _keccak(data: bytes) -> bytes:
+    return keccak_256(data).digest()
 
 
 @lru_cache(maxsize=64)

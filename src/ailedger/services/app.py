@@ -1,12 +1,14 @@
 """The HTTP face of a :class:`ServiceHost` (``ailedger services serve <model>``).
 
-Routes: ``POST /call`` (a paid call), ``GET /info``, ``GET /channels/{id}``,
+Routes: ``POST /call`` (a paid call), ``POST /batch`` (N paid calls, one voucher),
+``GET /info``, ``GET /channels/{id}``,
 ``GET /proofs/{log_index}``, ``GET /health``. Errors are JSON
 ``{"error", "message", "field"}`` with the error's HTTP status (402 for a voucher
 that does not pay, 410 for a deprecated model).
 
 While the app runs, a background thread re-reads the listing, claims what the
-:class:`ClaimPolicy` says is due and closes log batches that are due; when the
+:class:`ClaimPolicy` says is due, closes log batches that are due and checkpoints
+the voucher store against the log (bounding the replay at the next start); when the
 app stops it claims every channel with something unclaimed, so a clean shutdown
 leaves nothing to claim (a crash leaves the vouchers on disk for the next start).
 """
@@ -31,7 +33,7 @@ _log = logging.getLogger(__name__)
 
 
 class HostLoop:
-    """Periodic upkeep of a host in a daemon thread: listing, claims, log batches."""
+    """Periodic upkeep of a host in a daemon thread: listing, claims, log batches, checkpoint."""
 
     def __init__(self, host: ServiceHost, interval: float) -> None:
         self.host = host
@@ -44,7 +46,12 @@ class HostLoop:
 
     def tick(self) -> None:
         """One round of upkeep; errors are logged, never raised (the next round retries)."""
-        for step in (self.host.refresh_listing, self.host.claim_due, self.host.log.poll):
+        for step in (
+            self.host.refresh_listing,
+            self.host.claim_due,
+            self.host.log.poll,
+            self.host.checkpoint,
+        ):
             try:
                 step()
             except AILedgerError as error:
@@ -107,6 +114,11 @@ def create_host_app(
     def call(request: dict[str, Any] = Body(...)) -> dict[str, Any]:
         """A paid call: ``{"input": {...}, "salt": "0x...", "voucher": {...}}``."""
         return host.handle(request)
+
+    @app.post("/batch")
+    def call_batch(request: dict[str, Any] = Body(...)) -> dict[str, Any]:
+        """N paid calls: ``{"inputs": [{...}, ...], "salt": "0x...", "voucher": {...}}``."""
+        return host.handle_batch(request)
 
     @app.get("/info")
     def info() -> dict[str, Any]:

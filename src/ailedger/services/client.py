@@ -14,6 +14,10 @@ Every response is checked before it is returned: the receipt must be signed by
 the model's owner, commit to this request and this response under the call's
 salt, name this voucher, and hash to the log leaf the host reported. A host that
 alters any of it raises :class:`IntegrityError`.
+
+:meth:`ServiceClient.call_batch` pays N calls with one voucher; its receipt must
+commit to exactly these N inputs and outputs (the Merkle root over their hashes)
+and each item's log record to the leaf the host reported.
 """
 
 from __future__ import annotations
@@ -21,27 +25,36 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from eth_account.signers.local import LocalAccount
 
 from ailedger.core.log import hash_leaf
 from ailedger.errors import IntegrityError, InvalidInputError
+from ailedger.services.batches import BatchItem, batch_items, batch_records
 from ailedger.services.channels import ChannelsClient, ChannelState
 from ailedger.services.errors import PaymentRequiredError
 from ailedger.services.proofs import CallProofReport, verify_call_proof
-from ailedger.services.receipts import SALT_BYTES, CallReceipt, ReceiptSigner, call_record, commit
+from ailedger.services.receipts import (
+    SALT_BYTES,
+    BatchReceipt,
+    CallReceipt,
+    ReceiptSigner,
+    call_record,
+    commit,
+)
 from ailedger.services.registry import ModelListing, ModelRegistryClient
 from ailedger.services.transport import HttpTransport, Transport
 from ailedger.services.vouchers import Voucher, VoucherSigner
 
-__all__ = ["PaidCall", "ServiceClient"]
+__all__ = ["PaidBatch", "PaidCall", "ServiceClient"]
 
 DEFAULT_LIFETIME = 7 * 86_400
 # A reused channel must stay open at least this long (hosts refuse vouchers near expiry).
 MIN_REMAINING_LIFETIME = 3_600
+_Paid = TypeVar("_Paid")
 
 
 @dataclass(frozen=True)
@@ -67,6 +80,37 @@ class PaidCall:
             "receipt": self.receipt.to_dict(),
             "log_index": self.log_index,
             "leaf_hash": "0x" + self.leaf_hash.hex(),
+        }
+
+
+@dataclass(frozen=True)
+class PaidBatch:
+    """A batch of calls as the consumer keeps it; item ``i`` is logged at ``log_index + i``."""
+
+    model_name: str
+    inputs: list[dict[str, Any]]
+    outputs: list[dict[str, Any]]
+    salt: bytes
+    voucher: Voucher
+    receipt: BatchReceipt
+    items: tuple[BatchItem, ...]
+    log_index: int
+    leaf_hashes: tuple[bytes, ...]
+
+    def __len__(self) -> int:
+        return len(self.inputs)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "model_name": self.model_name,
+            "inputs": self.inputs,
+            "outputs": self.outputs,
+            "salt": "0x" + self.salt.hex(),
+            "voucher": self.voucher.to_dict(),
+            "receipt": self.receipt.to_dict(),
+            "items": [item.to_dict() for item in self.items],
+            "log_index": self.log_index,
+            "leaf_hashes": ["0x" + leaf.hex() for leaf in self.leaf_hashes],
         }
 
 
@@ -118,25 +162,31 @@ class ServiceClient:
         return channel
 
     def channel_for(
-        self, listing: ModelListing, *, deposit: int, lifetime: int = DEFAULT_LIFETIME
+        self,
+        listing: ModelListing,
+        *,
+        deposit: int,
+        lifetime: int = DEFAULT_LIFETIME,
+        calls: int = 1,
     ) -> ChannelState:
-        """A channel of ours to ``listing`` that can pay one more call: reused, else opened."""
+        """A channel of ours to ``listing`` that can pay ``calls`` more calls: reused, else
+        opened with ``deposit``."""
         cached = self._channel_of.get(listing.model_id)
-        if cached is not None and self._can_pay(cached, listing):
+        if cached is not None and self._can_pay(cached, listing, calls):
             return cached
         for channel in reversed(
             self.channels.opened(consumer=self.account.address, model_id=listing.model_id)
         ):
-            if self._can_pay(channel, listing):
+            if self._can_pay(channel, listing, calls):
                 self._channel_of[listing.model_id] = channel
                 return channel
         return self.open_channel(listing, deposit, lifetime=lifetime)
 
-    def _can_pay(self, channel: ChannelState, listing: ModelListing) -> bool:
+    def _can_pay(self, channel: ChannelState, listing: ModelListing, calls: int = 1) -> bool:
         if channel.reclaimed or channel.expiry - self._chain_time() < MIN_REMAINING_LIFETIME:
             return False
         _, spent = self._last.get(channel.channel_id, (channel.nonce, channel.claimed))
-        return channel.deposit - spent >= listing.price
+        return channel.deposit - spent >= calls * listing.price
 
     def _chain_time(self) -> float:
         return max(self._clock(), self.chain.get_block(self.chain.block_number()).timestamp)
@@ -155,15 +205,75 @@ class ServiceClient:
 
         Without ``channel`` one is reused or opened with ``deposit`` (default: 100 calls).
         """
+        request = dict(inputs)
+        return self._paying(
+            listing,
+            1,
+            channel,
+            deposit,
+            lambda channel, last, transport: self._pay_and_call(
+                listing, channel, request, last, transport
+            ),
+        )
+
+    def call_batch(
+        self,
+        listing: ModelListing,
+        inputs: Sequence[Mapping[str, Any]],
+        *,
+        channel: ChannelState | None = None,
+        deposit: int | None = None,
+    ) -> PaidBatch:
+        """Pay for ``len(inputs)`` calls with one voucher and make them in one request.
+
+        Returns the outputs in input order with one verified receipt. Without
+        ``channel`` one that can pay the whole batch is reused or opened with
+        ``deposit`` (default: the larger of 100 calls and the batch).
+        """
+        if isinstance(inputs, Mapping | str | bytes) or not isinstance(inputs, Sequence):
+            raise InvalidInputError(
+                f"inputs: expected a list of input objects, got {type(inputs).__name__}",
+                field="inputs",
+            )
+        if not inputs:
+            raise InvalidInputError("inputs: empty batch; expected at least one", field="inputs")
+        requests = []
+        for index, item in enumerate(inputs):
+            if not isinstance(item, Mapping):
+                raise InvalidInputError(
+                    f"inputs[{index}]: expected an object, got {type(item).__name__}",
+                    field=f"inputs[{index}]",
+                )
+            requests.append(dict(item))
+        return self._paying(
+            listing,
+            len(requests),
+            channel,
+            deposit,
+            lambda channel, last, transport: self._pay_and_call_batch(
+                listing, channel, requests, last, transport
+            ),
+        )
+
+    def _paying(
+        self,
+        listing: ModelListing,
+        calls: int,
+        channel: ChannelState | None,
+        deposit: int | None,
+        attempt: Callable[[ChannelState, tuple[int, int], Transport], _Paid],
+    ) -> _Paid:
         if channel is None:
-            channel = self.channel_for(listing, deposit=deposit or 100 * listing.price)
+            channel = self.channel_for(
+                listing, deposit=deposit or max(100, calls) * listing.price, calls=calls
+            )
         transport = self._transport(listing)
         with self._lock:
             last = self._last.get(channel.channel_id)
             if last is None:
                 last = self._sync(channel, transport)
             try:
-                return self._pay_and_call(listing, channel, dict(inputs), last, transport)
+                return attempt(channel, last, transport)
             except PaymentRequiredError as error:
                 if error.field not in ("voucher.nonce", "voucher.amount"):
                     raise
@@ -172,7 +282,22 @@ class ServiceClient:
                 synced = self._sync(channel, transport)
                 if synced == last:
                     raise
-                return self._pay_and_call(listing, channel, dict(inputs), synced, transport)
+                return attempt(channel, synced, transport)
+
+    def _next_voucher(
+        self, listing: ModelListing, channel: ChannelState, last: tuple[int, int], calls: int
+    ) -> Voucher:
+        nonce, amount = last[0] + 1, last[1] + calls * listing.price
+        if amount > channel.deposit:
+            cost = f"the price {listing.price}"
+            if calls > 1:
+                cost = f"{calls} x the price {listing.price} = {calls * listing.price}"
+            raise PaymentRequiredError(
+                f"channel {channel.channel_id}: {channel.deposit - last[1]} ALT wei left, below "
+                f"{cost}; top it up or open a new channel",
+                field="deposit",
+            )
+        return self.vouchers.sign(self.account, channel.channel_id, nonce, amount)
 
     def _pay_and_call(
         self,
@@ -182,21 +307,99 @@ class ServiceClient:
         last: tuple[int, int],
         transport: Transport,
     ) -> PaidCall:
-        nonce, amount = last[0] + 1, last[1] + listing.price
-        if amount > channel.deposit:
-            raise PaymentRequiredError(
-                f"channel {channel.channel_id}: {channel.deposit - last[1]} ALT wei left, below "
-                f"the price {listing.price}; top it up or open a new channel",
-                field="deposit",
-            )
-        voucher = self.vouchers.sign(self.account, channel.channel_id, nonce, amount)
+        voucher = self._next_voucher(listing, channel, last, 1)
         salt = os.urandom(SALT_BYTES)
         response = transport.call(
             {"input": inputs, "salt": "0x" + salt.hex(), "voucher": voucher.to_dict()}
         )
         paid = self._verify_response(listing, inputs, salt, voucher, response)
-        self._last[channel.channel_id] = (nonce, amount)
+        self._last[channel.channel_id] = (voucher.nonce, voucher.amount)
         return paid
+
+    def _pay_and_call_batch(
+        self,
+        listing: ModelListing,
+        channel: ChannelState,
+        inputs: list[dict[str, Any]],
+        last: tuple[int, int],
+        transport: Transport,
+    ) -> PaidBatch:
+        voucher = self._next_voucher(listing, channel, last, len(inputs))
+        salt = os.urandom(SALT_BYTES)
+        response = transport.call_batch(
+            {"inputs": inputs, "salt": "0x" + salt.hex(), "voucher": voucher.to_dict()}
+        )
+        paid = self._verify_batch(listing, inputs, salt, voucher, response)
+        self._last[channel.channel_id] = (voucher.nonce, voucher.amount)
+        return paid
+
+    def _verify_batch(
+        self,
+        listing: ModelListing,
+        inputs: list[dict[str, Any]],
+        salt: bytes,
+        voucher: Voucher,
+        response: dict[str, Any],
+    ) -> PaidBatch:
+        try:
+            outputs = response["outputs"]
+            receipt = BatchReceipt.from_dict(response["receipt"])
+            log_index = response["log_index"]
+            leaf_hashes = tuple(
+                bytes.fromhex(str(leaf).removeprefix("0x")) for leaf in response["leaf_hashes"]
+            )
+            if not isinstance(outputs, list) or not isinstance(log_index, int):
+                raise TypeError("outputs must be a list and log_index an integer")
+        except (KeyError, TypeError, ValueError, InvalidInputError) as error:
+            raise IntegrityError(f"response: malformed ({error})", field="response") from None
+        self.receipts.verify(receipt, listing.owner)
+        expected = {
+            "model_id": listing.model_id,
+            "model_hash": listing.model_hash,
+            "channel_id": voucher.channel_id,
+            "nonce": voucher.nonce,
+            "amount": voucher.amount,
+            "count": len(inputs),
+        }
+        for name, value in expected.items():
+            if getattr(receipt, name) != value:
+                raise IntegrityError(
+                    f"receipt: {name} does not match this batch; the response was altered",
+                    field=f"receipt.{name}",
+                )
+        if len(outputs) != len(inputs):
+            raise IntegrityError(
+                f"response: {len(outputs)} outputs for {len(inputs)} inputs", field="outputs"
+            )
+        try:
+            root, items = batch_items(salt, inputs, outputs)
+        except InvalidInputError as error:
+            raise IntegrityError(f"response: outputs: {error.message}", field="outputs") from None
+        if root != receipt.items_root:
+            raise IntegrityError(
+                "receipt: items_root does not commit to these inputs and outputs; the "
+                "response was altered",
+                field="receipt.items_root",
+            )
+        records = batch_records(receipt, voucher, items)
+        if len(leaf_hashes) != len(records) or any(
+            hash_leaf(record) != leaf for record, leaf in zip(records, leaf_hashes, strict=False)
+        ):
+            raise IntegrityError(
+                "receipt: the log leaves the host reported are not this batch's records",
+                field="leaf_hashes",
+            )
+        return PaidBatch(
+            listing.name,
+            inputs,
+            outputs,
+            salt,
+            voucher,
+            receipt,
+            tuple(items),
+            log_index,
+            leaf_hashes,
+        )
 
     def _verify_response(
         self,
@@ -261,16 +464,39 @@ class ServiceClient:
 
     # -- proofs --------------------------------------------------------------------------------
 
-    def proof(self, listing: ModelListing, call: PaidCall) -> dict[str, Any]:
-        """The host's proof of ``call``: record, inclusion proof, signed and anchored head."""
-        return self._transport(listing).proof(call.log_index)
+    def proof(
+        self, listing: ModelListing, call: PaidCall | PaidBatch, item: int = 0
+    ) -> dict[str, Any]:
+        """The host's proof of ``call`` (of item ``item`` of a batch): record, inclusion
+        proof, signed and anchored head."""
+        return self._transport(listing).proof(call.log_index + self._item(call, item))
 
-    def prove(self, call: PaidCall, listing: ModelListing | None = None) -> CallProofReport:
-        """Fetch and verify the proof of ``call`` against the chain."""
+    def prove(
+        self, call: PaidCall | PaidBatch, listing: ModelListing | None = None, *, item: int = 0
+    ) -> CallProofReport:
+        """Fetch and verify the proof of ``call`` (of item ``item`` of a batch) on chain."""
         listing = listing or self.registry.get(call.receipt.model_id)
-        return verify_call_proof(
-            self.proof(listing, call), self.chain, self.registry, expected_receipt=call.receipt
+        index = self._item(call, item)
+        report = verify_call_proof(
+            self.proof(listing, call, index),
+            self.chain,
+            self.registry,
+            expected_receipt=call.receipt,
         )
+        if isinstance(call, PaidBatch) and report.item != call.items[index]:
+            raise IntegrityError(
+                f"proof: the logged record is not item {index} of this batch", field="item"
+            )
+        return report
+
+    @staticmethod
+    def _item(call: PaidCall | PaidBatch, item: int) -> int:
+        size = len(call) if isinstance(call, PaidBatch) else 1
+        if isinstance(item, bool) or not isinstance(item, int) or not 0 <= item < size:
+            raise InvalidInputError(
+                f"item: expected an index below {size}, got {item!r}", field="item"
+            )
+        return item
 
     def spent(self, channel_id: int) -> int:
         """The cumulative amount of our last accepted voucher on ``channel_id``."""

@@ -1,29 +1,36 @@
-"""``ServiceHost``: serve one registered model, paid call by paid call.
+"""``ServiceHost``: serve one registered model, paid call by paid call or batch by batch.
 
-For each call the host, in this order:
+For each call (or batch of N calls) the host, in this order:
 
-1. checks the input against the model (a bad input costs nothing);
+1. checks the input(s) against the model (a bad input costs nothing; one bad item
+   rejects the whole batch);
 2. checks the voucher off chain: a channel of *this* model, not reclaimed, not
    about to expire, signed by the channel's consumer, a nonce above the last
-   accepted one, a cumulative amount at least one price above it and within
-   the deposit;
-3. runs the model and signs a receipt (salted request and response hashes);
-4. stores the voucher durably (compare-and-set, see :class:`VoucherStore`);
-5. appends the call record (receipt + voucher signature) to the transparency log;
-6. answers with the output, the receipt and the record's log index.
+   accepted one, a cumulative amount at least N prices above it and within the
+   deposit;
+3. runs the model (on a batch, once over all N rows) and signs a receipt (salted
+   request and response hashes; for a batch, their Merkle root);
+4. stores the voucher (compare-and-set, see :class:`VoucherStore`);
+5. appends the call record(s), which carry the voucher, to the transparency log in
+   one transaction, durably (fsync);
+6. answers with the output(s), the receipt and the records' log position.
 
-A crash before step 4 loses nothing the consumer paid for; after it the voucher
-is safe on disk. Calls on one channel are serialised (nonces are a sequence);
-different channels proceed independently. :meth:`claim_due` (run periodically)
-and :meth:`claim_all` (at shutdown) turn stored vouchers into ALT on chain.
+A crash before step 5 completes loses nothing the consumer was answered for; after
+it the voucher is on disk twice: in the store and in the log, from which
+:meth:`ServiceHost.recover` restores the store if a power loss took its last
+commits (the store need not fsync: one fsync per call, not two). Calls on one
+channel are serialised (nonces are a sequence); different channels proceed
+independently. :meth:`claim_due` (run periodically) and :meth:`claim_all` (at
+shutdown) turn stored vouchers into ALT on chain.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,15 +38,24 @@ from eth_account.signers.local import LocalAccount
 
 from ailedger.core.log import TransparencyLog
 from ailedger.errors import AILedgerError, InvalidInputError, NotFoundError, UnauthorizedError
+from ailedger.services.batches import BATCH_RECORD_KIND, MAX_BATCH, batch_items, batch_records
 from ailedger.services.channels import ChannelsClient, ChannelState, ClaimResult
 from ailedger.services.errors import ModelDeprecatedError, PaymentRequiredError
 from ailedger.services.models import ServedModel
-from ailedger.services.receipts import SALT_BYTES, CallReceipt, ReceiptSigner, call_record, commit
+from ailedger.services.receipts import (
+    RECORD_KIND,
+    SALT_BYTES,
+    BatchReceipt,
+    CallReceipt,
+    ReceiptSigner,
+    call_record,
+    commit,
+)
 from ailedger.services.registry import ModelListing, ModelRegistryClient
-from ailedger.services.store import ClaimRecord, VoucherStore
+from ailedger.services.store import AcceptedVoucher, ClaimRecord, VoucherStore
 from ailedger.services.vouchers import Voucher, VoucherSigner
 
-__all__ = ["ClaimPolicy", "PaidResponse", "ServiceHost"]
+__all__ = ["ClaimPolicy", "PaidBatchResponse", "PaidResponse", "ServiceHost"]
 
 _log = logging.getLogger(__name__)
 
@@ -75,8 +91,30 @@ class PaidResponse:
         }
 
 
+@dataclass(frozen=True)
+class PaidBatchResponse:
+    """What a paid batch returns: outputs in input order, one receipt, N consecutive records."""
+
+    outputs: list[dict[str, Any]]
+    receipt: BatchReceipt
+    log_index: int  # of the first item's record; item i is at log_index + i
+    leaf_hashes: list[bytes]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "outputs": self.outputs,
+            "receipt": self.receipt.to_dict(),
+            "log_index": self.log_index,
+            "leaf_hashes": ["0x" + leaf.hex() for leaf in self.leaf_hashes],
+        }
+
+
 class ServiceHost:
-    """Serves ``model`` as the registered ``listing``, signing receipts as ``account``."""
+    """Serves ``model`` as the registered ``listing``, signing receipts as ``account``.
+
+    Opening a host replays into ``store`` any log records it does not reflect yet
+    (:meth:`recover`). ``max_batch`` bounds the inputs of one batch.
+    """
 
     def __init__(
         self,
@@ -90,7 +128,12 @@ class ServiceHost:
         log: TransparencyLog,
         policy: ClaimPolicy | None = None,
         clock: Callable[[], float] = time.time,
+        max_batch: int = MAX_BATCH,
     ) -> None:
+        if isinstance(max_batch, bool) or not isinstance(max_batch, int) or max_batch < 1:
+            raise InvalidInputError(
+                f"max_batch: expected a positive integer, got {max_batch!r}", field="max_batch"
+            )
         if account.address != listing.owner:
             raise UnauthorizedError(
                 f"account: {account.address} does not own model {listing.name} "
@@ -111,6 +154,7 @@ class ServiceHost:
         self.store = store
         self.log = log
         self.policy = policy or ClaimPolicy()
+        self.max_batch = max_batch
         self._clock = clock
         chain_id = channels.chain.chain_id
         self.vouchers = VoucherSigner(chain_id, channels.address)
@@ -121,6 +165,7 @@ class ServiceHost:
         self._claim_lock = threading.Lock()
         self._head_time = 0.0
         self._head_read_at = float("-inf")
+        self.recover()
 
     # -- calls -------------------------------------------------------------------------------
 
@@ -143,11 +188,7 @@ class ServiceHost:
 
     def call(self, inputs: Any, salt: bytes, voucher: Voucher) -> PaidResponse:
         """Check ``voucher`` pays for one call, run the model, record the call, sign a receipt."""
-        if self.listing.deprecated:
-            raise ModelDeprecatedError(
-                f"model {self.listing.name} is deprecated by its owner; it takes no new calls",
-                field="model",
-            )
+        self._check_listed()
         row = self.model.validate(inputs) if isinstance(inputs, Mapping) else None
         if row is None:
             raise InvalidInputError(
@@ -172,11 +213,104 @@ class ServiceHost:
                     service=self.account.address,
                 ),
             )
-            self.store.accept(voucher, price=price)  # durable before anyone sees a response
-            leaf = self.log.append(call_record(receipt, voucher))
+            self.store.accept(voucher, price=price)
+            leaf = self.log.append(call_record(receipt, voucher))  # durable before we answer
         return PaidResponse(output, receipt, leaf.index, leaf.leaf_hash)
 
-    def _check_voucher(self, voucher: Voucher, price: int) -> None:
+    def handle_batch(self, request: Mapping[str, Any]) -> dict[str, Any]:
+        """A paid batch as JSON in, JSON out.
+
+        ``request`` is ``{"inputs": [{...}, ...], "salt": "0x<32 bytes>", "voucher": {...}}``.
+        """
+        if not isinstance(request, Mapping):
+            raise InvalidInputError("request: expected a JSON object", field="request")
+        salt = _salt(request.get("salt"))
+        if request.get("voucher") is None:
+            raise PaymentRequiredError(
+                f"voucher: missing; each call to {self.listing.name} costs "
+                f"{self.listing.price} ALT wei, a batch of N calls N times that, paid by a "
+                "voucher on a channel of this model",
+                field="voucher",
+            )
+        voucher = Voucher.from_dict(request["voucher"])
+        return self.call_batch(request.get("inputs"), salt, voucher).to_dict()
+
+    def call_batch(self, inputs: Any, salt: bytes, voucher: Voucher) -> PaidBatchResponse:
+        """Check ``voucher`` pays for ``len(inputs)`` calls, run them, record and receipt them.
+
+        All or nothing: a bad item, a voucher short of N prices or any other fault
+        rejects the whole batch before anything is stored.
+        """
+        self._check_listed()
+        rows = self._validate_batch(inputs)
+        count = len(rows)
+        with self._channel_lock(voucher.channel_id):
+            price = self.listing.price
+            self._check_voucher(voucher, price, count)
+            outputs = self.model.score_many(rows)
+            root, items = batch_items(salt, inputs, outputs)
+            receipt = self.receipts.sign(
+                self.account,
+                BatchReceipt(
+                    model_id=self.listing.model_id,
+                    model_hash=self.listing.model_hash,
+                    channel_id=voucher.channel_id,
+                    nonce=voucher.nonce,
+                    amount=voucher.amount,
+                    price=price,
+                    count=count,
+                    items_root=root,
+                    timestamp=int(self._clock() * 1000),
+                    service=self.account.address,
+                ),
+            )
+            records = batch_records(receipt, voucher, items)
+            self.store.accept(voucher, price=count * price, calls=count)
+            refs = self.log.append_many(records)  # one transaction, durable before we answer
+        return PaidBatchResponse(outputs, receipt, refs[0].index, [ref.leaf_hash for ref in refs])
+
+    def _check_listed(self) -> None:
+        if self.listing.deprecated:
+            raise ModelDeprecatedError(
+                f"model {self.listing.name} is deprecated by its owner; it takes no new calls",
+                field="model",
+            )
+
+    def _validate_batch(self, inputs: Any) -> list[Any]:
+        if not isinstance(inputs, list | tuple):
+            raise InvalidInputError(
+                f"inputs: expected a JSON array of input objects, got {type(inputs).__name__}",
+                field="inputs",
+            )
+        if not inputs:
+            raise InvalidInputError(
+                f"inputs: empty batch; expected 1 to {self.max_batch} input objects",
+                field="inputs",
+            )
+        if len(inputs) > self.max_batch:
+            raise InvalidInputError(
+                f"inputs: batch of {len(inputs)} inputs is above this host's maximum of "
+                f"{self.max_batch}; split it",
+                field="inputs",
+            )
+        rows = []
+        for index, item in enumerate(inputs):
+            where = f"inputs[{index}]"
+            if not isinstance(item, Mapping):
+                raise InvalidInputError(
+                    f"{where}: expected a JSON object, got {type(item).__name__}", field=where
+                )
+            try:
+                rows.append(self.model.validate(item))
+            except InvalidInputError as error:
+                field = error.field or "input"
+                raise InvalidInputError(
+                    f"{where}: {error.message}",
+                    field=where + field.removeprefix("input"),
+                ) from None
+        return rows
+
+    def _check_voucher(self, voucher: Voucher, price: int, calls: int = 1) -> None:
         channel_id = voucher.channel_id
         channel = self._channel(channel_id)
         if channel.model_id != self.listing.model_id:
@@ -194,10 +328,12 @@ class ServiceHost:
                 f"got {voucher.nonce}",
                 field="voucher.nonce",
             )
-        if voucher.amount < last_amount + price:
+        due = calls * price
+        if voucher.amount < last_amount + due:
+            cost = f"{price}" if calls == 1 else f"{calls} x {price}"
             raise PaymentRequiredError(
                 f"voucher: amount below price on channel {channel_id}: expected at least "
-                f"{last_amount} + {price} = {last_amount + price}, got {voucher.amount}",
+                f"{last_amount} + {cost} = {last_amount + due}, got {voucher.amount}",
                 field="voucher.amount",
             )
         if voucher.amount > channel.deposit or self._expires_soon(channel):
@@ -314,6 +450,52 @@ class ServiceHost:
             "anchor": anchor.to_dict(),
         }
 
+    # -- durability --------------------------------------------------------------------------
+
+    def recover(self) -> list[AcceptedVoucher]:
+        """Restore into the voucher store the vouchers of log records it does not reflect.
+
+        Runs when the host opens. Normally a no-op (everything past the checkpoint is
+        stored already); after a power loss took the store's last commits, the log
+        (fsynced on every append) still has each answered call and its voucher.
+        """
+        size = self.log.size
+        start = min(self.store.checkpoint(), size)
+        restored = self.store.recover(self._logged_vouchers(start, size), size)
+        for accepted in restored:
+            _log.warning(
+                "restored voucher nonce %d of channel %d from the log",
+                accepted.voucher.nonce,
+                accepted.voucher.channel_id,
+            )
+        return restored
+
+    def checkpoint(self) -> int:
+        """Mark every record in the log as reflected in the store (bounds :meth:`recover`)."""
+        size = self.log.size
+        self.store.set_checkpoint(size)
+        return size
+
+    def _logged_vouchers(self, start: int, end: int, chunk: int = 1000) -> Iterator[Voucher]:
+        for first in range(start, end, chunk):
+            for offset, entry in enumerate(self.log.store.entries(first, min(first + chunk, end))):
+                try:
+                    record = json.loads(entry)
+                    kind = record["kind"]
+                    receipt = record["receipt"]
+                    voucher = Voucher(
+                        int(receipt["channel_id"]),
+                        int(receipt["nonce"]),
+                        int(receipt["amount"]),
+                        bytes.fromhex(record["voucher_signature"].removeprefix("0x")),
+                    )
+                except (ValueError, KeyError, TypeError, AttributeError):
+                    kind = None
+                if kind not in (RECORD_KIND, BATCH_RECORD_KIND):
+                    _log.warning("log record %d is not a call record; skipped", first + offset)
+                    continue
+                yield voucher
+
     # -- claiming ----------------------------------------------------------------------------
 
     def unclaimed(self) -> list[tuple[Voucher, int]]:
@@ -379,9 +561,13 @@ class ServiceHost:
         return self.listing
 
     def close(self) -> None:
-        """Release the voucher store and the log (claim first: see :meth:`claim_all`)."""
-        self.store.close()
-        self.log.close()
+        """Checkpoint, then release the voucher store and the log (claim first: see
+        :meth:`claim_all`)."""
+        try:
+            self.checkpoint()
+        finally:
+            self.store.close()
+            self.log.close()
 
 
 def _salt(value: object) -> bytes:

@@ -4,7 +4,8 @@
 returns) and read access to the chain. It checks that:
 
 1. the record is a call record whose receipt the model's registered owner signed,
-   for the model hash the registry lists;
+   for the model hash the registry lists; for a call of a batch, that the item's
+   hashes are in the batch receipt's Merkle root at the item's position;
 2. the record is in the log: its RFC 9162 inclusion proof leads to the root of
    the signed tree head;
 3. the head is signed by the log's signer and anchored in the ``AnchorRegistry``
@@ -21,7 +22,8 @@ from ailedger import contracts
 from ailedger.core.chain import Chain, Contract
 from ailedger.core.log import Anchor, InclusionProof, SignedTreeHead, hash_leaf, registry_domain
 from ailedger.errors import AILedgerError, IntegrityError, InvalidInputError
-from ailedger.services.receipts import RECORD_KIND, CallReceipt, ReceiptSigner
+from ailedger.services.batches import BATCH_RECORD_KIND, BatchItem, verify_item
+from ailedger.services.receipts import RECORD_KIND, BatchReceipt, CallReceipt, ReceiptSigner
 from ailedger.services.registry import ModelRegistryClient
 
 __all__ = ["CallProofReport", "verify_call_proof"]
@@ -29,14 +31,18 @@ __all__ = ["CallProofReport", "verify_call_proof"]
 
 @dataclass(frozen=True)
 class CallProofReport:
-    """A verified call: which model, what was paid, where it is anchored."""
+    """A verified call: which model, what was paid, where it is anchored.
 
-    receipt: CallReceipt
+    For a call of a batch, ``receipt`` is the batch's and ``item`` the call's place in it.
+    """
+
+    receipt: CallReceipt | BatchReceipt
     model_name: str
     log_index: int
     tree_size: int
     anchor_block: int
     anchor_tx: str
+    item: BatchItem | None = None
 
 
 def verify_call_proof(
@@ -44,7 +50,7 @@ def verify_call_proof(
     chain: Chain,
     registry: ModelRegistryClient,
     *,
-    expected_receipt: CallReceipt | None = None,
+    expected_receipt: CallReceipt | BatchReceipt | None = None,
 ) -> CallProofReport:
     """Check ``proof`` against the chain; raise :class:`IntegrityError` naming the failed step.
 
@@ -62,9 +68,19 @@ def verify_call_proof(
         anchor = Anchor.from_dict(proof["anchor"])
     except (KeyError, TypeError, ValueError) as error:
         raise InvalidInputError(f"proof: malformed ({error})", field="proof") from None
-    if not isinstance(record, dict) or record.get("kind") != RECORD_KIND:
-        raise IntegrityError(f"proof: the record is not a {RECORD_KIND} record", field="record")
-    receipt = CallReceipt.from_dict(record.get("receipt"))
+    kind = record.get("kind") if isinstance(record, dict) else None
+    item = None
+    if kind == RECORD_KIND:
+        receipt: CallReceipt | BatchReceipt = CallReceipt.from_dict(record.get("receipt"))
+    elif kind == BATCH_RECORD_KIND:
+        receipt = BatchReceipt.from_dict(record.get("receipt"))
+        item = BatchItem.from_dict(record.get("item"))
+        verify_item(receipt, item)
+    else:
+        raise IntegrityError(
+            f"proof: the record is not a {RECORD_KIND} or {BATCH_RECORD_KIND} record",
+            field="record",
+        )
     if expected_receipt is not None and receipt != expected_receipt:
         raise IntegrityError(
             "proof: the logged receipt differs from the receipt of the call", field="receipt"
@@ -123,4 +139,5 @@ def verify_call_proof(
         tree_size=signed.head.tree_size,
         anchor_block=block,
         anchor_tx="0x" + anchor.tx_hash.hex(),
+        item=item,
     )

@@ -1,4 +1,4 @@
-"""Call receipts: what a service signs for each paid call, and what the log records.
+"""Call receipts: what a service signs for each paid call or batch, and what the log records.
 
 A :class:`CallReceipt` binds a model (id and hash), the payment (channel, voucher
 nonce, cumulative amount, price) and salted commitments to the request and the
@@ -11,13 +11,18 @@ canonical JSON.
 Commitments are ``sha256(salt || canonical_json(value))`` with a 32-byte salt the
 consumer picks, so neither an input nor an output (personal data, often) can be
 guessed back from the public log.
+
+A batch of calls paid by one voucher gets one :class:`BatchReceipt` (EIP-712
+``BatchReceipt`` under the same domain): instead of two hashes it commits to the
+number of calls and the RFC 9162 Merkle root over the calls' hashes (see
+:mod:`ailedger.services.batches`).
 """
 
 from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, TypeVar
 
 from eth_account.signers.local import LocalAccount
 
@@ -28,9 +33,11 @@ from ailedger.services._signing import StructSigner
 from ailedger.services.vouchers import Voucher
 
 __all__ = [
+    "BATCH_RECEIPT_TYPES",
     "RECEIPT_DOMAIN_NAME",
     "RECEIPT_TYPES",
     "RECORD_KIND",
+    "BatchReceipt",
     "CallReceipt",
     "ReceiptSigner",
     "call_record",
@@ -52,6 +59,21 @@ RECEIPT_TYPES: TypeFields = {
         {"name": "price", "type": "uint256"},
         {"name": "requestHash", "type": "bytes32"},
         {"name": "responseHash", "type": "bytes32"},
+        {"name": "timestamp", "type": "uint64"},
+    ]
+}
+
+
+BATCH_RECEIPT_TYPES: TypeFields = {
+    "BatchReceipt": [
+        {"name": "modelId", "type": "bytes32"},
+        {"name": "modelHash", "type": "bytes32"},
+        {"name": "channelId", "type": "uint256"},
+        {"name": "nonce", "type": "uint256"},
+        {"name": "amount", "type": "uint256"},
+        {"name": "price", "type": "uint256"},
+        {"name": "count", "type": "uint64"},
+        {"name": "itemsRoot", "type": "bytes32"},
         {"name": "timestamp", "type": "uint64"},
     ]
 }
@@ -120,15 +142,7 @@ class CallReceipt:
         """Parse a receipt; a malformed one raises ``InvalidInputError`` naming the field."""
         if not isinstance(data, dict):
             raise InvalidInputError("receipt: expected an object", field="receipt")
-        ints = {}
-        for name in ("channel_id", "nonce", "amount", "price", "timestamp"):
-            value = data.get(name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-                raise InvalidInputError(
-                    f"receipt.{name}: expected a non-negative integer, got {value!r}",
-                    field=f"receipt.{name}",
-                )
-            ints[name] = value
+        ints = _ints(data, ("channel_id", "nonce", "amount", "price", "timestamp"))
         hashes = {
             name: _hex(data.get(name), f"receipt.{name}", 32)
             for name in ("model_id", "model_hash", "request_hash", "response_hash")
@@ -141,22 +155,95 @@ class CallReceipt:
         )
 
 
+@dataclass(frozen=True)
+class BatchReceipt:
+    """A service's signed statement of ``count`` calls paid by one voucher.
+
+    ``price`` is the price of one call (the voucher pays ``count`` times it);
+    ``items_root`` is the Merkle root over the calls' request and response hashes.
+    """
+
+    model_id: bytes
+    model_hash: bytes
+    channel_id: int
+    nonce: int
+    amount: int
+    price: int
+    count: int
+    items_root: bytes
+    timestamp: int
+    service: str
+    signature: bytes = b""
+
+    def message(self) -> dict[str, Any]:
+        return {
+            "modelId": self.model_id,
+            "modelHash": self.model_hash,
+            "channelId": self.channel_id,
+            "nonce": self.nonce,
+            "amount": self.amount,
+            "price": self.price,
+            "count": self.count,
+            "itemsRoot": self.items_root,
+            "timestamp": self.timestamp,
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "model_id": "0x" + self.model_id.hex(),
+            "model_hash": "0x" + self.model_hash.hex(),
+            "channel_id": self.channel_id,
+            "nonce": self.nonce,
+            "amount": self.amount,
+            "price": self.price,
+            "count": self.count,
+            "items_root": "0x" + self.items_root.hex(),
+            "timestamp": self.timestamp,
+            "service": self.service,
+            "signature": "0x" + self.signature.hex(),
+        }
+
+    @classmethod
+    def from_dict(cls, data: object) -> BatchReceipt:
+        """Parse a batch receipt; a malformed one raises ``InvalidInputError`` naming the field."""
+        if not isinstance(data, dict):
+            raise InvalidInputError("receipt: expected an object", field="receipt")
+        ints = _ints(data, ("channel_id", "nonce", "amount", "price", "count", "timestamp"))
+        hashes = {
+            name: _hex(data.get(name), f"receipt.{name}", 32)
+            for name in ("model_id", "model_hash", "items_root")
+        }
+        return cls(
+            **ints,
+            **hashes,
+            service=to_checksum(data.get("service"), "receipt.service"),
+            signature=_hex(data.get("signature"), "receipt.signature", None),
+        )
+
+
+_Receipt = TypeVar("_Receipt", CallReceipt, BatchReceipt)
+
+
 class ReceiptSigner:
-    """Signs and verifies receipts under one registry's receipt domain."""
+    """Signs and verifies receipts (single calls and batches) under one registry's domain."""
 
     def __init__(self, chain_id: int, registry_address: str) -> None:
         self.domain = receipt_domain(chain_id, registry_address)
-        self._signer = StructSigner(self.domain, "CallReceipt", RECEIPT_TYPES)
+        self._signers = {
+            CallReceipt: StructSigner(self.domain, "CallReceipt", RECEIPT_TYPES),
+            BatchReceipt: StructSigner(self.domain, "BatchReceipt", BATCH_RECEIPT_TYPES),
+        }
 
-    def sign(self, account: LocalAccount, receipt: CallReceipt) -> CallReceipt:
+    def sign(self, account: LocalAccount, receipt: _Receipt) -> _Receipt:
         """``receipt`` signed by ``account`` (which becomes its ``service``)."""
         unsigned = replace(receipt, service=account.address)
-        return replace(unsigned, signature=self._signer.sign(account, unsigned.message()))
+        signer = self._signers[type(receipt)]
+        return replace(unsigned, signature=signer.sign(account, unsigned.message()))
 
-    def verify(self, receipt: CallReceipt, expected_service: str) -> None:
+    def verify(self, receipt: CallReceipt | BatchReceipt, expected_service: str) -> None:
         """Raise :class:`IntegrityError` unless ``expected_service`` signed exactly this receipt."""
         try:
-            signer = self._signer.recover(receipt.message(), receipt.signature)
+            signer = self._signers[type(receipt)].recover(receipt.message(), receipt.signature)
         except InvalidInputError as error:
             raise IntegrityError(f"receipt: {error.message}", field="receipt.signature") from None
         expected = to_checksum(expected_service, "expected_service")
@@ -177,6 +264,19 @@ def call_record(receipt: CallReceipt, voucher: Voucher) -> bytes:
             "voucher_signature": "0x" + voucher.signature.hex(),
         }
     )
+
+
+def _ints(data: dict[str, Any], names: tuple[str, ...]) -> dict[str, int]:
+    ints = {}
+    for name in names:
+        value = data.get(name)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise InvalidInputError(
+                f"receipt.{name}: expected a non-negative integer, got {value!r}",
+                field=f"receipt.{name}",
+            )
+        ints[name] = value
+    return ints
 
 
 def _hex(value: object, field: str, length: int | None) -> bytes:

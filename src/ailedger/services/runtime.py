@@ -15,6 +15,7 @@ from eth_account.signers.local import LocalAccount
 from ailedger.config import Settings
 from ailedger.errors import IntegrityError, InvalidInputError, NotFoundError
 from ailedger.platform import Platform
+from ailedger.services.batches import MAX_BATCH
 from ailedger.services.deployment import ServiceContracts
 from ailedger.services.host import ClaimPolicy, ServiceHost
 from ailedger.services.models import ServedModel, load_model, save_model
@@ -113,9 +114,15 @@ def open_host(
     *,
     model: ServedModel | None = None,
     policy: ClaimPolicy | None = None,
-    synchronous: str = "FULL",
+    synchronous: str = "NORMAL",
+    max_batch: int = MAX_BATCH,
 ) -> ServiceHost:
-    """A host for ``owner``'s registered model ``name`` (loaded from the data dir if not given)."""
+    """A host for ``owner``'s registered model ``name`` (loaded from the data dir if not given).
+
+    The voucher store skips fsync by default (``synchronous="NORMAL"``): every
+    answered call's voucher is also in the log, which fsyncs, and the host replays
+    the log into the store when it opens (see :meth:`ServiceHost.recover`).
+    """
     check_service_name(name)
     listing = contracts.registry.get(contracts.registry.model_id(owner.address, name))
     if model is None:
@@ -131,6 +138,7 @@ def open_host(
         store=store,
         log=log,
         policy=policy,
+        max_batch=max_batch,
     )
 
 

@@ -1,14 +1,17 @@
-"""The host's durable memory of payment: the latest accepted voucher per channel, and claims.
+"""The host's memory of payment: the latest accepted voucher per channel, and claims.
 
-:meth:`VoucherStore.accept` commits a voucher to SQLite before the host answers the
-call it pays for, so a host killed at any moment still holds every voucher it
-accepted. The write is a compare-and-set inside one ``BEGIN IMMEDIATE``
+:meth:`VoucherStore.accept` is a compare-and-set inside one ``BEGIN IMMEDIATE``
 transaction: a voucher is stored only if its nonce is above, and its amount at
-least one price above, the stored one, so two requests (or two processes) racing
-on one channel cannot both be accepted for the same payment.
+least the call's price above, the stored one, so two requests (or two processes)
+racing on one channel cannot both be accepted for the same payment.
 
-``synchronous=FULL`` (the default) also survives power loss; ``NORMAL`` survives
-a killed process but may lose the last commits when the machine itself stops.
+Durability. A host stores a voucher, then appends the call record (which carries
+the voucher: channel, nonce, amount and signature) to its transparency log, then
+answers. The log commits with ``fsync``, so the record is the durable copy; the
+store may run with ``synchronous=NORMAL`` (its commit then survives a killed
+process but not a power loss) and :meth:`recover` replays the log records past
+its :meth:`checkpoint` when a host opens it. One fsync per call instead of two.
+``synchronous=FULL`` (the default here) makes the store durable on its own.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from __future__ import annotations
 import sqlite3
 import threading
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -45,7 +49,9 @@ CREATE TABLE IF NOT EXISTS claims (
     claimed_ms INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS claims_by_channel ON claims (channel_id, id);
+CREATE TABLE IF NOT EXISTS store_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
+_CHECKPOINT = "log_checkpoint"
 
 
 class StaleVoucherError(InvalidInputError):
@@ -94,8 +100,11 @@ class VoucherStore:
         self._db.executescript(_SCHEMA)
         self._lock = threading.Lock()
 
-    def accept(self, voucher: Voucher, *, price: int) -> AcceptedVoucher:
-        """Store ``voucher`` as the channel's latest, durably, or raise ``StaleVoucherError``."""
+    def accept(self, voucher: Voucher, *, price: int, calls: int = 1) -> AcceptedVoucher:
+        """Store ``voucher`` as the channel's latest or raise ``StaleVoucherError``.
+
+        ``voucher`` pays for ``calls`` calls costing ``price`` in all (one batch).
+        """
         now = int(time.time() * 1000)
         key = str(voucher.channel_id)
         with self._lock:
@@ -104,9 +113,9 @@ class VoucherStore:
                 row = self._db.execute(
                     "SELECT nonce, amount, calls FROM vouchers WHERE channel_id = ?", (key,)
                 ).fetchone()
-                calls = 1
+                total = calls
                 if row is not None:
-                    nonce, amount, calls = int(row[0]), int(row[1]), row[2] + 1
+                    nonce, amount, total = int(row[0]), int(row[1]), row[2] + calls
                     if voucher.nonce <= nonce or voucher.amount < amount + price:
                         raise StaleVoucherError(
                             f"voucher: channel {voucher.channel_id} already accepted nonce "
@@ -120,22 +129,99 @@ class VoucherStore:
                     "SET nonce = excluded.nonce, amount = excluded.amount, "
                     "signature = excluded.signature, calls = excluded.calls, "
                     "updated_ms = excluded.updated_ms",
-                    (key, str(voucher.nonce), str(voucher.amount), voucher.signature, calls, now),
+                    (key, str(voucher.nonce), str(voucher.amount), voucher.signature, total, now),
                 )
                 self._db.execute("COMMIT")
             except BaseException:
                 self._db.execute("ROLLBACK")
                 raise
-        return AcceptedVoucher(voucher, calls, now)
+        return AcceptedVoucher(voucher, total, now)
+
+    def checkpoint(self) -> int:
+        """How many log records this store is known to reflect (see :meth:`recover`)."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT value FROM store_meta WHERE key = ?", (_CHECKPOINT,)
+            ).fetchone()
+        return 0 if row is None else int(row[0])
+
+    def set_checkpoint(self, log_size: int) -> None:
+        """Record that every log record below ``log_size`` is reflected here.
+
+        Only call it with a size read *after* those records were appended: each record
+        is appended after its voucher was accepted, and SQLite keeps commits in order,
+        so a checkpoint that survives a crash implies the vouchers before it survived.
+        """
+        with self._lock:
+            self._db.execute(
+                "INSERT INTO store_meta (key, value) VALUES (?, ?) "
+                "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                (_CHECKPOINT, str(log_size)),
+            )
+
+    def recover(self, paid: Iterable[Voucher], log_size: int) -> list[AcceptedVoucher]:
+        """Replay the vouchers of log records past the checkpoint, in log order.
+
+        Each item of ``paid`` is the voucher of one logged call. A voucher newer than
+        the stored one (a commit lost with the machine's power) becomes the latest,
+        counting one call per record; older ones are already here. Then the
+        checkpoint moves to ``log_size``. Returns the vouchers restored.
+        """
+        restored: dict[int, AcceptedVoucher] = {}
+        now = int(time.time() * 1000)
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                for voucher in paid:
+                    current = restored.get(voucher.channel_id) or self._latest(voucher.channel_id)
+                    if current is not None and voucher.nonce < current.voucher.nonce:
+                        continue
+                    if current is not None and voucher.nonce == current.voucher.nonce:
+                        if voucher.channel_id not in restored:
+                            continue  # stored already: its calls are counted
+                        calls = current.calls + 1  # another record of the same batch
+                    else:
+                        calls = (current.calls if current else 0) + 1
+                    restored[voucher.channel_id] = AcceptedVoucher(voucher, calls, now)
+                for accepted in restored.values():
+                    voucher = accepted.voucher
+                    self._db.execute(
+                        "INSERT INTO vouchers (channel_id, nonce, amount, signature, calls, "
+                        "updated_ms) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (channel_id) DO "
+                        "UPDATE SET nonce = excluded.nonce, amount = excluded.amount, "
+                        "signature = excluded.signature, calls = excluded.calls, "
+                        "updated_ms = excluded.updated_ms",
+                        (
+                            str(voucher.channel_id),
+                            str(voucher.nonce),
+                            str(voucher.amount),
+                            voucher.signature,
+                            accepted.calls,
+                            now,
+                        ),
+                    )
+                self._db.execute(
+                    "INSERT INTO store_meta (key, value) VALUES (?, ?) "
+                    "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                    (_CHECKPOINT, str(log_size)),
+                )
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+        return sorted(restored.values(), key=lambda a: a.voucher.channel_id)
 
     def latest(self, channel_id: int) -> AcceptedVoucher | None:
         """The latest accepted voucher of ``channel_id``, if any."""
         with self._lock:
-            row = self._db.execute(
-                "SELECT channel_id, nonce, amount, signature, calls, updated_ms FROM vouchers "
-                "WHERE channel_id = ?",
-                (str(channel_id),),
-            ).fetchone()
+            return self._latest(channel_id)
+
+    def _latest(self, channel_id: int) -> AcceptedVoucher | None:
+        row = self._db.execute(
+            "SELECT channel_id, nonce, amount, signature, calls, updated_ms FROM vouchers "
+            "WHERE channel_id = ?",
+            (str(channel_id),),
+        ).fetchone()
         return None if row is None else _accepted(row)
 
     def all(self) -> list[AcceptedVoucher]:

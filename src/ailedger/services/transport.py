@@ -36,9 +36,11 @@ _ERRORS: dict[str, type[AILedgerError]] = {
 
 
 class Transport(Protocol):
-    """The four requests a client makes of a host; each returns the host's JSON."""
+    """The requests a client makes of a host; each returns the host's JSON."""
 
     def call(self, request: dict[str, Any]) -> dict[str, Any]: ...
+
+    def call_batch(self, request: dict[str, Any]) -> dict[str, Any]: ...
 
     def channel(self, channel_id: int) -> dict[str, Any]: ...
 
@@ -55,6 +57,9 @@ class LocalTransport:
 
     def call(self, request: dict[str, Any]) -> dict[str, Any]:
         return self.host.handle(request)
+
+    def call_batch(self, request: dict[str, Any]) -> dict[str, Any]:
+        return self.host.handle_batch(request)
 
     def channel(self, channel_id: int) -> dict[str, Any]:
         return self.host.channel_status(channel_id)
@@ -77,6 +82,9 @@ class HttpTransport:
 
     def call(self, request: dict[str, Any]) -> dict[str, Any]:
         return self._send("POST", "/call", json=request)
+
+    def call_batch(self, request: dict[str, Any]) -> dict[str, Any]:
+        return self._send("POST", "/batch", json=request)
 
     def channel(self, channel_id: int) -> dict[str, Any]:
         return self._send("GET", f"/channels/{channel_id}")

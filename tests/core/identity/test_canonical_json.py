@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import math
+import struct
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from ailedger.core.identity import canonical_json
 from ailedger.errors import InvalidInputError
+from tests.core.identity.canonical_reference import reference_canonical_json
 
 
 def test_members_are_sorted_and_whitespace_removed():
@@ -47,6 +51,22 @@ def test_rfc8785_sample_numbers():
         (0.000001, b"0.000001"),
         (1e-7, b"1e-7"),
         (123.456e-10, b"1.23456e-8"),
+        # Where Python's repr and ECMAScript pick different notations.
+        (1e16, b"10000000000000000"),
+        (-1e16, b"-10000000000000000"),
+        (1.5e17, b"150000000000000000"),
+        (2.0**60, b"1152921504606847000"),  # shortest digits, then zeros (not the exact int)
+        (1.2345678901234568e20, b"123456789012345680000"),
+        (-1e21, b"-1e+21"),
+        (1.5e300, b"1.5e+300"),
+        (0.0001, b"0.0001"),
+        (0.00001, b"0.00001"),
+        (1.2345e-5, b"0.000012345"),
+        (-0.000001, b"-0.000001"),
+        (2.5e-7, b"2.5e-7"),
+        (1e15, b"1000000000000000"),
+        (0.1, b"0.1"),
+        (-123.0, b"-123"),
     ],
 )
 def test_floats_are_written_as_ecmascript_does(number, expected):
@@ -74,6 +94,86 @@ def test_keys_sort_by_utf16_code_units_not_code_points():
     order = ["\r", "1", "\u0080", "\u00f6", "\u20ac", "\U0001f600", "\ufb33"]
     positions = [encoded.index(f"{canonical_json(key).decode()}:") for key in order]
     assert positions == sorted(positions)
+
+
+# --- the fast encoder equals the reference, byte for byte and error for error -------------
+
+_scalars = (
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.integers(min_value=-(2**300), max_value=2**300)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text()
+)
+_json_values = st.recursive(
+    _scalars,
+    lambda children: (
+        st.lists(children, max_size=6)
+        | st.tuples(children, children)
+        | st.dictionaries(st.text(max_size=8), children, max_size=6)
+    ),
+    max_leaves=30,
+)
+
+
+def _same_outcome(value: object) -> None:
+    try:
+        expected = reference_canonical_json(value)
+    except InvalidInputError as error:
+        with pytest.raises(InvalidInputError) as caught:
+            canonical_json(value)
+        assert (caught.value.message, caught.value.field) == (error.message, error.field)
+    else:
+        assert canonical_json(value) == expected
+
+
+@given(st.floats(allow_nan=False, allow_infinity=False))
+def test_any_finite_float_encodes_as_the_reference_does(number):
+    assert canonical_json(number) == reference_canonical_json(number)
+
+
+@given(st.integers(min_value=0, max_value=2**64 - 1))
+def test_any_float_bit_pattern_encodes_as_the_reference_does(bits):
+    (number,) = struct.unpack("<d", bits.to_bytes(8, "little"))
+    _same_outcome(number)  # NaN and infinities included: the same error
+
+
+@given(st.integers())
+def test_any_integer_encodes_as_the_reference_does(number):
+    assert canonical_json(number) == reference_canonical_json(number)
+
+
+@given(st.text(alphabet=st.characters(codec=None, exclude_categories=())))
+def test_any_string_encodes_as_the_reference_does(text):
+    _same_outcome(text)  # lone surrogates included: the same error
+
+
+@given(st.dictionaries(st.text(alphabet=st.characters(codec="utf-8")), st.integers()))
+def test_any_keys_sort_as_the_reference_sorts_them(value):
+    assert canonical_json(value) == reference_canonical_json(value)
+
+
+@given(_json_values)
+def test_any_nested_value_encodes_as_the_reference_does(value):
+    assert canonical_json(value) == reference_canonical_json(value)
+
+
+_bad_leaves = st.sampled_from([math.nan, math.inf, -math.inf, b"raw", {1}, object(), 1j])
+
+
+@given(
+    st.recursive(
+        _scalars | _bad_leaves,
+        lambda children: (
+            st.lists(children, max_size=4)
+            | st.dictionaries(st.text(max_size=4) | st.integers(0, 3), children, max_size=4)
+        ),
+        max_leaves=12,
+    )
+)
+def test_any_bad_value_is_rejected_with_the_reference_error_and_path(value):
+    _same_outcome(value)
 
 
 # --- bad input --------------------------------------------------------------------------------

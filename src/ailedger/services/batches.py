@@ -1,0 +1,192 @@
+"""Batched calls: N inputs paid by one voucher, answered by one receipt, logged as N records.
+
+A consumer sends N inputs, one 32-byte salt and one voucher whose cumulative amount
+rises by N times the price. Item ``i`` gets its own salt ``sha256(salt || i)``
+(8-byte big-endian ``i``), so its request and response hashes hide its values as a
+single call's do, and revealing one item's salt reveals nothing of the others.
+
+The receipt (:class:`~ailedger.services.receipts.BatchReceipt`) commits to
+``count = N`` and ``items_root``: the RFC 9162 Merkle tree hash over the N entries
+``request_hash_i || response_hash_i``. Each item becomes one log record holding the
+signed receipt, the item's hashes and its audit path in that tree, so any one call
+of a batch is proven on its own: the path leads to the signed root, and the
+record's log inclusion proof leads to an anchored tree head.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from ailedger.core.identity import canonical_json
+from ailedger.core.log import merkle
+from ailedger.errors import IntegrityError, InvalidInputError
+from ailedger.services.receipts import SALT_BYTES, BatchReceipt, _hex, commit
+from ailedger.services.vouchers import Voucher
+
+__all__ = [
+    "BATCH_RECORD_KIND",
+    "MAX_BATCH",
+    "BatchItem",
+    "ItemTree",
+    "batch_items",
+    "batch_records",
+    "item_salt",
+    "verify_item",
+]
+
+BATCH_RECORD_KIND = "ailedger.services.batch_call/v1"
+MAX_BATCH = 1000  # inputs per batch a host takes by default
+
+
+def item_salt(salt: bytes, index: int) -> bytes:
+    """The salt of item ``index`` of a batch salted with ``salt``."""
+    if not isinstance(salt, bytes) or len(salt) != SALT_BYTES:
+        raise InvalidInputError(
+            f"salt: expected {SALT_BYTES} bytes, got {salt!r:.40}", field="salt"
+        )
+    return hashlib.sha256(salt + index.to_bytes(8, "big")).digest()
+
+
+@dataclass(frozen=True)
+class BatchItem:
+    """One call of a batch: its position, its hashes, and its audit path to ``items_root``."""
+
+    index: int
+    request_hash: bytes
+    response_hash: bytes
+    path: tuple[bytes, ...]
+
+    @property
+    def entry(self) -> bytes:
+        """The item's entry in the batch's Merkle tree."""
+        return self.request_hash + self.response_hash
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "index": self.index,
+            "request_hash": "0x" + self.request_hash.hex(),
+            "response_hash": "0x" + self.response_hash.hex(),
+            "path": ["0x" + node.hex() for node in self.path],
+        }
+
+    @classmethod
+    def from_dict(cls, data: object) -> BatchItem:
+        """Parse an item; a malformed one raises ``InvalidInputError`` naming the field."""
+        if not isinstance(data, dict):
+            raise InvalidInputError("item: expected an object", field="item")
+        index = data.get("index")
+        if isinstance(index, bool) or not isinstance(index, int) or index < 0:
+            raise InvalidInputError(
+                f"item.index: expected a non-negative integer, got {index!r}", field="item.index"
+            )
+        path = data.get("path")
+        if not isinstance(path, list):
+            raise InvalidInputError(
+                f"item.path: expected a list of hashes, got {type(path).__name__}",
+                field="item.path",
+            )
+        return cls(
+            index,
+            _hex(data.get("request_hash"), "item.request_hash", 32),
+            _hex(data.get("response_hash"), "item.response_hash", 32),
+            tuple(_hex(node, f"item.path[{i}]", 32) for i, node in enumerate(path)),
+        )
+
+
+class ItemTree:
+    """The RFC 9162 tree over a batch's entries, with every subtree hash computed once.
+
+    :func:`merkle.inclusion_proof` asks for subtree hashes by range; they are
+    memoised here so that all N audit paths together cost O(N) hashes.
+    """
+
+    def __init__(self, entries: Sequence[bytes]) -> None:
+        if not entries:
+            raise InvalidInputError("entries: a batch has at least one item", field="entries")
+        self._entries = entries
+        self._hashes: dict[tuple[int, int], bytes] = {}
+        self.size = len(entries)
+        self.root = self.subtree_hash(0, self.size)
+
+    def subtree_hash(self, start: int, end: int) -> bytes:
+        """``MTH(D[start:end])``."""
+        cached = self._hashes.get((start, end))
+        if cached is None:
+            if end - start == 1:
+                cached = merkle.hash_leaf(self._entries[start])
+            else:
+                middle = start + merkle.split(end - start)
+                cached = merkle.hash_children(
+                    self.subtree_hash(start, middle), self.subtree_hash(middle, end)
+                )
+            self._hashes[(start, end)] = cached
+        return cached
+
+    def path(self, index: int) -> tuple[bytes, ...]:
+        """``PATH(index, D[n])``: the audit path of entry ``index``."""
+        return tuple(merkle.inclusion_proof(index, self.size, self.subtree_hash))
+
+
+def batch_items(
+    salt: bytes, inputs: Sequence[object], outputs: Sequence[object]
+) -> tuple[bytes, list[BatchItem]]:
+    """The Merkle root and the items of a batch of ``inputs`` answered with ``outputs``."""
+    if len(inputs) != len(outputs):
+        raise InvalidInputError(
+            f"outputs: expected {len(inputs)} (one per input), got {len(outputs)}",
+            field="outputs",
+        )
+    hashes = []
+    for index, (inputs_i, output_i) in enumerate(zip(inputs, outputs, strict=True)):
+        salt_i = item_salt(salt, index)
+        hashes.append((commit(salt_i, inputs_i), commit(salt_i, output_i)))
+    tree = ItemTree([request + response for request, response in hashes])
+    items = [
+        BatchItem(index, request, response, tree.path(index))
+        for index, (request, response) in enumerate(hashes)
+    ]
+    return tree.root, items
+
+
+def batch_records(
+    receipt: BatchReceipt, voucher: Voucher, items: Sequence[BatchItem]
+) -> list[bytes]:
+    """The log records of a batch, one per item, in item order.
+
+    Record ``i`` is ``canonical_json({"item": item_i, "kind": ..., "receipt": ...,
+    "voucher_signature": ...})``. The part after ``item`` is the same for every record,
+    so it is encoded once and each record is spliced together; ``"item"`` sorts before
+    the other keys, so the bytes are exactly the canonical encoding (tested).
+    """
+    shared = canonical_json(
+        {
+            "kind": BATCH_RECORD_KIND,
+            "receipt": receipt.to_dict(),
+            "voucher_signature": "0x" + voucher.signature.hex(),
+        }
+    )
+    tail = b"," + shared[1:]
+    return [b'{"item":' + canonical_json(item.to_dict()) + tail for item in items]
+
+
+def verify_item(receipt: BatchReceipt, item: BatchItem) -> None:
+    """Raise :class:`IntegrityError` unless ``item`` is item ``item.index`` of ``receipt``."""
+    if item.index >= receipt.count:
+        raise IntegrityError(
+            f"item: index {item.index} is outside the batch of {receipt.count}", field="item.index"
+        )
+    try:
+        merkle.verify_inclusion(
+            item.index,
+            receipt.count,
+            merkle.hash_leaf(item.entry),
+            list(item.path),
+            receipt.items_root,
+        )
+    except merkle.ProofError as error:
+        raise IntegrityError(
+            f"item: not in the batch the receipt signs ({error})", field="item.path"
+        ) from None

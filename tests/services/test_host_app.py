@@ -1,0 +1,77 @@
+"""The host's HTTP face: single calls and batches over HTTP, errors as JSON with their status."""
+
+from __future__ import annotations
+
+import pytest
+from fastapi.testclient import TestClient
+
+from ailedger.errors import InvalidInputError
+from ailedger.services import (
+    HttpTransport,
+    PaymentRequiredError,
+    ServiceClient,
+    VoucherSigner,
+    create_host_app,
+)
+from tests.services.conftest import PRICE
+
+
+@pytest.fixture
+def http(services, host):
+    with TestClient(create_host_app(host, close_on_shutdown=False)) as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def http_client(services, http) -> ServiceClient:
+    transport = HttpTransport("http://testserver", client=http)
+    return ServiceClient(
+        services.consumer,
+        services.contracts.registry,
+        services.contracts.channels,
+        transport_for=lambda _listing: transport,
+    )
+
+
+def test_batch_over_http_is_verified_by_the_client(http_client, services):
+    batch = http_client.call_batch(http_client.discover("diagnosis"), services.model.examples[:4])
+    assert batch.outputs == [services.model.predict(x) for x in services.model.examples[:4]]
+    assert batch.receipt.amount == 4 * PRICE
+
+
+def test_single_call_and_batch_over_http_share_the_channel(http_client, services):
+    listing = http_client.discover("diagnosis")
+    call = http_client.call(listing, services.model.examples[0])
+    batch = http_client.call_batch(listing, services.model.examples[1:3])
+    assert batch.voucher.channel_id == call.voucher.channel_id
+    assert (batch.voucher.nonce, batch.voucher.amount) == (2, 3 * PRICE)
+
+
+def test_batch_with_a_bad_item_is_refused_naming_the_item(http_client, services):
+    inputs = [dict(x) for x in services.model.examples[:2]]
+    inputs[1]["mean area"] = "big"
+    with pytest.raises(InvalidInputError, match=r"inputs\[1\]") as raised:
+        http_client.call_batch(http_client.discover("diagnosis"), inputs)
+    assert raised.value.field == "inputs[1].mean area"
+
+
+def test_batch_without_voucher_is_a_402(http):
+    response = http.post("/batch", json={"inputs": [{}], "salt": "0x" + "00" * 32})
+    assert response.status_code == 402
+    assert response.json()["field"] == "voucher"
+
+
+def test_batch_paying_too_little_is_a_402(http, services, host):
+    channel = services.client(host).open_channel(services.listing, 10 * PRICE)
+    signer = VoucherSigner(services.platform.chain.chain_id, services.contracts.channels.address)
+    voucher = signer.sign(services.consumer, channel.channel_id, 1, PRICE)
+    response = http.post(
+        "/batch",
+        json={
+            "inputs": services.model.examples[:2],
+            "salt": "0x" + "00" * 32,
+            "voucher": voucher.to_dict(),
+        },
+    )
+    assert response.status_code == PaymentRequiredError.http_status
+    assert response.json()["field"] == "voucher.amount"
