@@ -178,9 +178,14 @@ class Platform:
 
         Needs no password and sends no transaction, so anyone with the data dir can
         verify the log (`ailedger log verify`). Raises :class:`NotFoundError` when the
-        log was never registered in this chain's AnchorRegistry.
+        log was never registered in this chain's AnchorRegistry, and
+        :class:`IntegrityError` when the address book's registry address holds other
+        code than the AnchorRegistry.
         """
         registry = self.contract("AnchorRegistry")
+        # The address comes from a file in the data dir; the anchored heads are evidence
+        # only if the contract answering is really our registry.
+        contracts.check_deployed_code(self.chain, "AnchorRegistry", registry.address)
         name32 = log_name(name)
         try:
             operator = self.keystore.address(OPERATOR_KEY)

@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import copy
 import json
+from pathlib import Path
 
 import pytest
+import vyper
 from eth_account import Account
 
+from ailedger import contracts
 from ailedger.audit.audited import AuditedModel
 from ailedger.audit.index import DecisionIndex
 from ailedger.audit.proofs import build_proof_bundle
 from ailedger.audit.verify import CHECKS, verify_bundle
+from ailedger.core.chain import Contract, deploy
 from ailedger.core.log import (
     Anchorer,
     SignedTreeHead,
@@ -169,8 +173,48 @@ def test_bundle_for_another_chain_fails(bundle, chain):
 
 
 def test_registry_address_without_contract_fails(bundle, chain):
-    bundle["anchor"]["registry"] = "0x" + "42" * 20
-    assert failed(bundle, chain)[0] == "chain"
+    address = "0x" + "42" * 20
+    bundle["anchor"]["registry"] = address
+    name, detail = failed(bundle, chain)
+    assert name == "chain"
+    assert detail.startswith(f"the code at {address} is not the AnchorRegistry")
+    assert detail.endswith("got no code at all")
+
+
+def test_another_contract_named_as_the_registry_fails(bundle, chain, accounts):
+    token = contracts.load("ALTToken")
+    address = deploy(chain, token.abi, token.bytecode, sender=accounts[0]).address
+    bundle["anchor"]["registry"] = address
+    name, detail = failed(bundle, chain)
+    assert name == "chain"
+    assert detail.startswith(f"the code at {address} is not the AnchorRegistry: expected ")
+
+
+def test_look_alike_registry_that_answers_every_question_right_fails(bundle, chain, accounts):
+    """An outsider's own contract vouches for the operator's decision: caught by its code."""
+    operator, _, outsider = accounts
+    fake = _deploy_look_alike_registry(chain, outsider)
+    head = SignedTreeHead.from_dict(bundle["tree_head"]).head
+    index = bundle["anchor"]["index"]
+    receipt = fake.forge(
+        head.log_id,
+        operator.address,
+        outsider.address,
+        index,
+        head.tree_size,
+        head.root_hash,
+        head.timestamp,
+        sender=outsider,
+    )
+    bundle["tree_head"] = head.sign(outsider, registry_domain(31337, fake.address)).to_dict()
+    bundle["anchor"].update(
+        registry=fake.address,
+        tx_hash="0x" + receipt.tx_hash.hex(),
+        block_number=receipt.block_number,
+    )
+    name, detail = failed(bundle, chain)
+    assert name == "chain"
+    assert detail.startswith(f"the code at {fake.address} is not the AnchorRegistry")
 
 
 def test_unknown_anchor_transaction_fails(bundle, chain):
@@ -262,3 +306,9 @@ def test_verdict_names_the_operator_as_the_logs_admin(bundle, chain, accounts):
     verdict = verify_bundle(bundle, chain)
     operator_check = next(check for check in verdict.checks if check.name == "operator")
     assert operator_check.detail == f"decided by {accounts[0].address}, the log's admin"
+
+
+def _deploy_look_alike_registry(chain, sender) -> Contract:
+    source = (Path(__file__).parent / "look_alike_registry.vy").read_text()
+    output = vyper.compile_code(source, output_formats=["abi", "bytecode"])
+    return deploy(chain, output["abi"], output["bytecode"], sender=sender)

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import sqlite3
+from dataclasses import replace
 
 import pytest
 from typer.testing import CliRunner
 
 from ailedger.cli.main import app
+from ailedger.core.chain import AddressBook
 from ailedger.core.log import LogTamperedError
-from ailedger.errors import NotFoundError
+from ailedger.errors import IntegrityError, NotFoundError
 from ailedger.platform import Platform
 
 runner = CliRunner()
@@ -71,3 +73,15 @@ def test_verify_on_a_data_dir_without_contracts_says_to_run_the_demo(settings, m
     result = runner.invoke(app, ["log", "verify"])
     assert isinstance(result.exception, NotFoundError)
     assert "run `ailedger demo` first" in result.exception.message
+
+
+def test_verify_against_an_address_book_naming_another_contract_as_registry_fails(
+    log_path, settings
+):
+    book = AddressBook(settings.deployments_file)
+    token = book.get(31337, "ALTToken")
+    registry = book.get(31337, "AnchorRegistry")
+    book.record(31337, "AnchorRegistry", replace(registry, address=token.address))
+    result = runner.invoke(app, ["log", "verify"])
+    assert isinstance(result.exception, IntegrityError)
+    assert f"the code at {token.address} is not the AnchorRegistry" in result.exception.message

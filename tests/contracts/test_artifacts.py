@@ -54,11 +54,25 @@ def test_artifact_has_abi_bytecode_and_sha256_source_hash(cache):
     assert len(bytes.fromhex(artifact.source_hash)) == 32
 
 
+def test_artifact_has_the_runtime_code_its_init_code_deploys(cache):
+    artifact = contracts.load("AnchorRegistry")
+    assert len(artifact.bytecode_runtime) > 1000
+    assert artifact.bytecode_runtime in artifact.bytecode
+    # Seven EIP-712 immutables of snekmate's domain separator module, 32-byte words each.
+    assert artifact.immutables_size == 320
+
+
+def test_contract_without_immutables_has_an_empty_immutables_section(cache):
+    assert contracts.load("ModelRegistry").immutables_size == 0
+
+
 def test_load_writes_the_artifact_to_the_cache_under_its_source_hash(cache):
     artifact = contracts.load("ALTToken")
     document = json.loads((cache / f"ALTToken-{artifact.source_hash}.json").read_text())
     assert document["source_hash"] == artifact.source_hash
     assert bytes.fromhex(document["bytecode"]) == artifact.bytecode
+    assert bytes.fromhex(document["bytecode_runtime"]) == artifact.bytecode_runtime
+    assert document["immutables_size"] == artifact.immutables_size
 
 
 def test_cached_artifact_equals_a_fresh_compile(cache, monkeypatch):
@@ -104,3 +118,27 @@ def test_source_hash_covers_imported_snekmate_modules(cache, tmp_path, monkeypat
     ecdsa.write_text(ecdsa.read_text() + "\n# an edit\n")
     monkeypatch.setattr(contracts, "_search_paths", lambda: [copy.parent, contracts.SOURCES_DIR])
     assert contracts.build("AnchorRegistry").source_hash != original
+
+
+def test_cache_entry_of_an_older_format_is_recompiled(cache, monkeypatch):
+    artifact = contracts.load("AnchorRegistry")
+    entry = cache / f"AnchorRegistry-{artifact.source_hash}.json"
+    old = json.loads(entry.read_text())
+    old["format"] = 1
+    del old["bytecode_runtime"], old["immutables_size"]
+    entry.write_text(json.dumps(old))
+    monkeypatch.setattr(contracts, "_loaded", {})
+    assert contracts.load("AnchorRegistry") == artifact
+    assert json.loads(entry.read_text())["format"] == contracts._CACHE_FORMAT
+
+
+@pytest.mark.parametrize("size", [-32, "320", None, True])
+def test_cache_entry_with_a_bad_immutables_size_is_recompiled(cache, monkeypatch, size):
+    artifact = contracts.load("AnchorRegistry")
+    entry = cache / f"AnchorRegistry-{artifact.source_hash}.json"
+    document = json.loads(entry.read_text())
+    document["immutables_size"] = size
+    entry.write_text(json.dumps(document))
+    monkeypatch.setattr(contracts, "_loaded", {})
+    assert contracts.load("AnchorRegistry") == artifact
+    assert json.loads(entry.read_text())["immutables_size"] == artifact.immutables_size

@@ -11,7 +11,10 @@ checks, in order, stopping at the first failure:
    leaf hash the bundle claims; a changed record fails here.
 4. ``inclusion``: the inclusion proof leads from that leaf, at that index, to the
    tree head's root (RFC 9162 2.1.3.2).
-5. ``chain``: the connected chain is the one the bundle names.
+5. ``chain``: the connected chain is the one the bundle names, and the code at
+   the registry address is the ``AnchorRegistry`` compiled from this package's
+   sources, byte for byte, immutables included (what its constructor leaves at
+   that address on that chain). Every later check asks this contract.
 6. ``anchored_head``: the ``AnchorRegistry`` holds exactly this tree head (size,
    root, timestamp) at the bundle's head index.
 7. ``signature``: the tree head's EIP-712 signature recovers to the key that
@@ -225,10 +228,12 @@ def _check_chain(state: _Parsed, chain: Chain) -> str:
             f"the bundle is anchored on chain {state.anchor.chain_id}, "
             f"connected to chain {chain.chain_id}"
         )
-    if not chain.code(state.anchor.registry):
-        raise VerificationFailure(f"no contract at registry address {state.anchor.registry}")
+    # Everything below asks the registry; a contract that only looks like it could
+    # answer anything, so its code must be ours, compiled from these sources
+    # (IntegrityError "the code at 0x... is not the AnchorRegistry: ..." otherwise).
+    contracts.check_deployed_code(chain, "AnchorRegistry", state.anchor.registry)
     state.registry = Contract(chain, state.anchor.registry, contracts.load("AnchorRegistry").abi)
-    return f"chain {chain.chain_id}, registry {state.registry.address}"
+    return f"chain {chain.chain_id}, the AnchorRegistry at {state.registry.address}"
 
 
 def _check_anchored_head(state: _Parsed) -> str:
