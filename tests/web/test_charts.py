@@ -24,3 +24,15 @@ def test_a_single_bar_is_not_stretched_across_the_chart():
 
 def test_no_points_gives_an_empty_chart():
     assert bar_chart([], title="t", value_label="v").empty
+
+
+def test_many_bars_label_only_every_few_so_labels_do_not_overlap():
+    chart = bar_chart([(f"#{i}", 1) for i in range(48)], title="t", value_label="v")
+    labelled = [bar.label for bar in chart.bars if bar.show_label]
+    assert labelled[0] == "#0"
+    assert len(labelled) <= 12
+
+
+def test_few_bars_are_all_labelled():
+    chart = bar_chart([("a", 1), ("b", 2)], title="t", value_label="v")
+    assert all(bar.show_label for bar in chart.bars)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 MIN_SLOTS = 8
+MAX_LABELS = 12  # more labels than this overlap at the default width
 
 
 @dataclass(frozen=True)
@@ -17,6 +18,7 @@ class Bar:
     y: float
     width: float
     height: float
+    show_label: bool = True
 
 
 @dataclass(frozen=True)
@@ -47,6 +49,7 @@ def bar_chart(
     top = max((value for _, value in points), default=0) or 1
     slot = width / max(len(points), MIN_SLOTS)  # a lone bar stays bar-sized
     plot_height = height - 30  # room for the labels under the bars
+    label_every = -(-len(points) // MAX_LABELS) or 1  # ceiling division
     bars = tuple(
         Bar(
             label=label,
@@ -55,6 +58,7 @@ def bar_chart(
             y=plot_height - plot_height * value / top,
             width=slot * 0.8,
             height=plot_height * value / top,
+            show_label=i % label_every == 0,
         )
         for i, (label, value) in enumerate(points)
     )
