@@ -43,6 +43,7 @@ from typing import Any
 from ailedger import contracts
 from ailedger.audit.record import DecisionRecord
 from ailedger.core.chain import Chain, Contract
+from ailedger.core.log import Anchorer
 from ailedger.core.log.heads import Anchor, SignedTreeHead, registry_domain
 from ailedger.core.log.merkle import hash_leaf
 from ailedger.core.log.proofs import InclusionProof
@@ -262,7 +263,9 @@ def _check_signature(state: _Parsed) -> str:
         signer = state.head.signer(domain)
     except AILedgerError as error:
         raise VerificationFailure(f"tree-head signature is invalid: {error.message}") from None
-    expected = _signer_at(state.registry, state.head.head.log_id, state.anchor.block_number)
+    # The signer in force when the head was anchored: key rotation leaves old heads valid.
+    anchorer = Anchorer(state.registry, state.head.head.log_id)
+    expected = anchorer.signer_at(state.anchor.block_number)
     if signer != expected:
         raise VerificationFailure(
             f"tree head is signed by {signer}, the log's signer was {expected}"
@@ -279,24 +282,6 @@ def _check_operator(state: _Parsed) -> str:
             f"{admin}: only the log's admin can log decisions in its name"
         )
     return f"decided by {admin}, the log's admin"
-
-
-def _signer_at(registry: Contract, log_id: bytes, block_number: int) -> str:
-    """The log's signer as of ``block_number`` (key rotation leaves old heads valid)."""
-    changes = [
-        (event.log.block_number, event.log.log_index, event.args["signer"])
-        for event in registry.get_events("LogRegistered", to_block=block_number)
-        if event.args["log_id"] == log_id
-    ] + [
-        (event.log.block_number, event.log.log_index, event.args["new_signer"])
-        for event in registry.get_events("SignerChanged", to_block=block_number)
-        if event.args["log_id"] == log_id
-    ]
-    if not changes:
-        raise VerificationFailure(f"log 0x{log_id.hex()} is not registered in the registry")
-    # A rotation in the anchoring block itself would be ambiguous without
-    # transaction order; the contract checked the signature then anyway.
-    return max(changes)[2]
 
 
 def _check_anchor_tx(state: _Parsed, chain: Chain) -> str:

@@ -8,8 +8,13 @@ returns) and read access to the chain. It checks that:
    hashes are in the batch receipt's Merkle root at the item's position;
 2. the record is in the log: its RFC 9162 inclusion proof leads to the root of
    the signed tree head;
-3. the head is signed by the log's signer and anchored in the ``AnchorRegistry``
-   at the position the proof names, with the same size and root.
+3. the head is signed by the key that was the log's signer when it was anchored
+   (heads survive key rotation) and is anchored in the ``AnchorRegistry`` at the
+   position the proof names, with the same size, root and time.
+
+Both contracts are asked only after their code is checked, byte for byte, to be
+ours compiled from this package's sources (:func:`ailedger.contracts.check_deployed_code`):
+a contract that only looks like a registry could answer anything.
 """
 
 from __future__ import annotations
@@ -20,7 +25,14 @@ from typing import Any
 
 from ailedger import contracts
 from ailedger.core.chain import Chain, Contract
-from ailedger.core.log import Anchor, InclusionProof, SignedTreeHead, hash_leaf, registry_domain
+from ailedger.core.log import (
+    Anchor,
+    Anchorer,
+    InclusionProof,
+    SignedTreeHead,
+    hash_leaf,
+    registry_domain,
+)
 from ailedger.errors import AILedgerError, IntegrityError, InvalidInputError
 from ailedger.services.batches import BATCH_RECORD_KIND, BatchItem, verify_item
 from ailedger.services.receipts import RECORD_KIND, BatchReceipt, CallReceipt, ReceiptSigner
@@ -86,6 +98,8 @@ def verify_call_proof(
             "proof: the logged receipt differs from the receipt of the call", field="receipt"
         )
 
+    # The listing (owner, model hash) is trusted only from our ModelRegistry's code.
+    _check_code(registry.chain, "ModelRegistry", registry.address, "registry")
     listing = registry.get(receipt.model_id)
     if receipt.model_hash != listing.model_hash:
         raise IntegrityError(
@@ -109,10 +123,13 @@ def verify_call_proof(
             f"size {signed.head.tree_size} on chain {chain.chain_id}",
             field="anchor",
         )
+    _check_code(chain, "AnchorRegistry", anchor.registry, "anchor.registry")
     anchors = Contract(chain, anchor.registry, contracts.load("AnchorRegistry").abi)
     try:
         _, size, root, timestamp, block = anchors.head_at(signed.head.log_id, anchor.index)
-        signer = anchors.log_signer(signed.head.log_id)
+        # The signer in force in the block that anchored the head, not today's: a key
+        # rotation after the anchor leaves the head valid.
+        signer = Anchorer(anchors, signed.head.log_id).signer_at(block)
     except AILedgerError as error:
         raise IntegrityError(
             f"proof: anchor {anchor.index} is not on chain ({error.message})", field="anchor"
@@ -141,3 +158,13 @@ def verify_call_proof(
         anchor_tx="0x" + anchor.tx_hash.hex(),
         item=item,
     )
+
+
+def _check_code(chain: Chain, name: str, address: str, field: str) -> None:
+    """Raise :class:`IntegrityError` unless the code at ``address`` is our ``name``."""
+    try:
+        # Neither registry takes constructor arguments; the EIP-712 domain the
+        # AnchorRegistry's constructor builds from the chain id and address is checked too.
+        contracts.check_deployed_code(chain, name, address)
+    except IntegrityError as error:
+        raise IntegrityError(f"proof: {field}: {error.message}", field=field) from None

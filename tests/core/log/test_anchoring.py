@@ -14,7 +14,7 @@ from ailedger.core.log import (
     TreeHead,
     registry_domain,
 )
-from ailedger.errors import InvalidInputError, RevertError, UnauthorizedError
+from ailedger.errors import InvalidInputError, NotFoundError, RevertError, UnauthorizedError
 
 
 @pytest.fixture
@@ -228,3 +228,26 @@ def test_tree_head_rejects_bad_fields(field, value, message):
 def test_tree_head_from_dict_names_a_missing_field():
     with pytest.raises(InvalidInputError, match="root_hash: missing"):
         TreeHead.from_dict({"log_id": "0x" + "00" * 32, "tree_size": 1, "timestamp": 0})
+
+
+def test_signer_at_a_block_is_the_one_in_force_then_not_after_a_rotation(log, anchorer, registry):
+    log.append_many(_records(2))
+    log.close_batch()
+    (anchor,) = log.anchors()
+    registry.contract.set_signer(anchorer.log_id, registry.other.address, sender=registry.admin)
+    assert anchorer.signer_at(anchor.block_number) == registry.signer.address
+    assert anchorer.signer_at(registry.chain.block_number()) == registry.other.address
+    assert anchorer.log_signer() == registry.other.address
+
+
+def test_signer_at_of_a_log_not_yet_registered_is_not_found(anchorer, registry):
+    registered_in = registry.chain.block_number()
+    with pytest.raises(NotFoundError, match="is not registered") as error:
+        anchorer.signer_at(registered_in - 1)
+    assert error.value.field == "log_id"
+
+
+@pytest.mark.parametrize("block", [-1, 1.5, True, "7"])
+def test_signer_at_rejects_a_block_that_is_not_a_block_number(anchorer, block):
+    with pytest.raises(InvalidInputError, match="block_number: expected a non-negative integer"):
+        anchorer.signer_at(block)

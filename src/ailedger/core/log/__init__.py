@@ -25,6 +25,7 @@ Public API (stable; everything else in this package may change)::
     Anchorer.register(registry, name, *, admin, signer, sender=None) -> Anchorer
         .domain; .log_id; .sign(TreeHead) -> SignedTreeHead; .anchor(SignedTreeHead) -> Anchor
         .chain_heads() -> list[ChainHead]; .log_signer() -> str
+        .signer_at(block_number) -> str   # the signer in force then (survives key rotation)
     TreeHead(log_id, tree_size, root_hash, timestamp)  # timestamp in ms
         .sign(account, domain) -> SignedTreeHead; .to_dict(); TreeHead.from_dict(d)
     SignedTreeHead(head, signature).verify(domain, signer); .signer(domain); .to_dict/.from_dict

@@ -14,13 +14,15 @@ from eth_account.signers.local import LocalAccount
 from eth_utils import keccak
 
 from ailedger.core.log.heads import Anchor, SignedTreeHead, TreeHead, registry_domain
-from ailedger.errors import InvalidInputError, RevertError
+from ailedger.errors import InvalidInputError, NotFoundError, RevertError
 
 if TYPE_CHECKING:
     from ailedger.core.chain import Contract
 
 _ZERO_ADDRESS = "0x" + "00" * 20
 _ANCHORED_TOPIC = keccak(text="Anchored(bytes32,uint256,uint256,bytes32,uint64)")
+_LOG_REGISTERED_TOPIC = keccak(text="LogRegistered(bytes32,address,address,bytes32)")
+_SIGNER_CHANGED_TOPIC = keccak(text="SignerChanged(bytes32,address,address)")
 
 
 @dataclass(frozen=True)
@@ -136,6 +138,41 @@ class Anchorer:
     def log_signer(self) -> str:
         """The address the registry accepts head signatures from."""
         return self.registry.log_signer(self.log_id)
+
+    def signer_at(self, block_number: int) -> str:
+        """The log's signer as of the end of block ``block_number``, from the registry's events.
+
+        A head anchored in that block was accepted with this signer's signature; a later
+        key rotation (``set_signer``) leaves such heads valid, so verifiers check a head
+        against this rather than the current :meth:`log_signer`. Raises
+        :class:`NotFoundError` when the log was not registered by then.
+        """
+        if isinstance(block_number, bool) or not isinstance(block_number, int) or block_number < 0:
+            raise InvalidInputError(
+                f"block_number: expected a non-negative integer, got {block_number!r}",
+                field="block_number",
+            )
+        changes = []
+        for topic, event, field in (
+            (_LOG_REGISTERED_TOPIC, "LogRegistered", "signer"),
+            (_SIGNER_CHANGED_TOPIC, "SignerChanged", "new_signer"),
+        ):
+            logs = self.chain.get_logs(
+                address=self.registry.address, topics=[topic, self.log_id], to_block=block_number
+            )
+            changes += [
+                (e.log.block_number, e.log.log_index, e.args[field])
+                for e in self.registry.decode_logs(logs, event)
+            ]
+        if not changes:
+            raise NotFoundError(
+                f"log 0x{self.log_id.hex()} is not registered in the registry at "
+                f"{self.registry.address} as of block {block_number}",
+                field="log_id",
+            )
+        # Events sort by (block, position in block). A rotation in the anchoring block
+        # itself counts as before the anchor; the registry checked the signature then anyway.
+        return max(changes)[2]
 
     def _anchor_of(self, index: int, tree_size: int, tx_hash: bytes, block: int) -> Anchor:
         return Anchor(tree_size, self.chain.chain_id, self.registry.address, index, tx_hash, block)

@@ -1,0 +1,90 @@
+"""verify_call_proof trusts only our registries' code, and heads survive a key rotation."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from ailedger import contracts
+from ailedger.core.chain import Contract
+from ailedger.core.log import SignedTreeHead, registry_domain
+from ailedger.errors import IntegrityError
+from ailedger.services import ModelRegistryClient, verify_call_proof
+from tests.services.conftest import FUNDING_WEI
+
+NO_CODE = "0x" + "5a" * 20
+
+
+@pytest.fixture
+def proof(client, services) -> dict:
+    """A stranger's copy (plain JSON) of the proof of one paid call."""
+    listing = client.discover("diagnosis")
+    call = client.call(listing, services.model.examples[0])
+    return json.loads(json.dumps(client.proof(listing, call)))
+
+
+def _anchor_registry(services, proof) -> Contract:
+    chain = services.platform.chain
+    return Contract(chain, proof["anchor"]["registry"], contracts.load("AnchorRegistry").abi)
+
+
+def _verify(services, proof, registry=None):
+    return verify_call_proof(
+        proof, services.platform.chain, registry or services.contracts.registry
+    )
+
+
+def test_proof_naming_the_token_as_anchor_registry_fails(services, proof):
+    proof["anchor"]["registry"] = services.contracts.token.address
+    with pytest.raises(IntegrityError, match="is not the AnchorRegistry") as error:
+        _verify(services, proof)
+    assert error.value.field == "anchor.registry"
+    assert services.contracts.token.address in error.value.message
+
+
+def test_proof_naming_an_address_without_code_as_anchor_registry_fails(services, proof):
+    proof["anchor"]["registry"] = NO_CODE
+    with pytest.raises(IntegrityError, match=r"is not the AnchorRegistry.*no code at all"):
+        _verify(services, proof)
+
+
+def test_model_registry_that_is_the_token_is_not_trusted_for_listings(services, proof):
+    chain = services.platform.chain
+    abi = contracts.load("ModelRegistry").abi
+    fake = ModelRegistryClient(Contract(chain, services.contracts.token.address, abi))
+    with pytest.raises(IntegrityError, match="is not the ModelRegistry") as error:
+        _verify(services, proof, fake)
+    assert error.value.field == "registry"
+
+
+def test_model_registry_address_without_code_is_not_trusted(services, proof):
+    abi = contracts.load("ModelRegistry").abi
+    fake = ModelRegistryClient(Contract(services.platform.chain, NO_CODE, abi))
+    with pytest.raises(IntegrityError, match=r"is not the ModelRegistry.*no code at all"):
+        _verify(services, proof, fake)
+
+
+def test_proof_made_before_a_signer_rotation_still_verifies(services, proof):
+    platform = services.platform
+    new_signer = platform.account("rotated-log-signer", create=True, fund_wei=FUNDING_WEI)
+    log_id = bytes.fromhex(proof["tree_head"]["log_id"].removeprefix("0x"))
+    anchors = _anchor_registry(services, proof)
+    anchors.set_signer(log_id, new_signer.address, sender=platform.operator)
+    assert anchors.log_signer(log_id) == new_signer.address
+    report = _verify(services, proof)
+    assert report.tree_size == proof["tree_head"]["tree_size"]
+
+
+def test_head_re_signed_by_a_key_rotated_in_after_the_anchor_fails(services, proof):
+    platform = services.platform
+    new_signer = platform.account("rotated-log-signer", create=True, fund_wei=FUNDING_WEI)
+    signed = SignedTreeHead.from_dict(proof["tree_head"])
+    log_id = signed.head.log_id
+    anchors = _anchor_registry(services, proof)
+    anchors.set_signer(log_id, new_signer.address, sender=platform.operator)
+    domain = registry_domain(platform.chain.chain_id, anchors.address)
+    proof["tree_head"] = signed.head.sign(new_signer, domain).to_dict()
+    with pytest.raises(IntegrityError, match="tree head signature") as error:
+        _verify(services, proof)
+    assert error.value.field == "tree_head"
