@@ -94,6 +94,12 @@ def test_every_item_path_leads_to_the_root(size):
         )
 
 
+@given(st.integers(min_value=1, max_value=70))
+def test_all_paths_at_once_are_each_entrys_own_path(size):
+    tree = ItemTree([i.to_bytes(4, "big") for i in range(size)])
+    assert tree.paths() == [tree.path(index) for index in range(size)]
+
+
 def test_empty_tree_is_refused():
     with pytest.raises(InvalidInputError, match="at least one item"):
         ItemTree([])
@@ -179,6 +185,15 @@ def test_batch_records_are_the_canonical_encoding_of_the_whole_record():
                 "voucher_signature": "0x" + voucher.signature.hex(),
             }
         )
+
+
+def test_record_of_a_batch_of_one_has_an_empty_path_canonically():
+    root, items = batch_items(SALT, INPUTS[:1], OUTPUTS[:1])
+    voucher = Voucher(7, 3, 10**16, os.urandom(65))
+    (record,) = batch_records(_receipt(root, 1), voucher, items)
+    assert items[0].path == ()
+    assert json.loads(record)["item"] == items[0].to_dict()
+    assert record == canonical_json(json.loads(record))
 
 
 def test_batch_item_round_trips_through_its_record():

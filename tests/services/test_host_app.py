@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import json
+
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 
+from ailedger.core.identity import canonical_json
 from ailedger.errors import InvalidInputError
 from ailedger.services import (
     HttpTransport,
@@ -75,3 +79,21 @@ def test_batch_paying_too_little_is_a_402(http, services, host):
     )
     assert response.status_code == PaymentRequiredError.http_status
     assert response.json()["field"] == "voucher.amount"
+
+
+def test_encoded_batch_body_is_the_request_as_json(services):
+    sent = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        sent.append(json.loads(request.content))
+        return httpx.Response(200, json={"ok": True})
+
+    transport = HttpTransport(
+        "http://host", client=httpx.Client(transport=httpx.MockTransport(answer))
+    )
+    inputs = services.model.examples[:3]
+    request = {"inputs": inputs, "salt": "0x" + "11" * 32, "voucher": {"nonce": 1}}
+    assert transport.call_batch_encoded(request, [canonical_json(x) for x in inputs]) == {
+        "ok": True
+    }
+    assert sent == [request]

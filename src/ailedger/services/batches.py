@@ -129,24 +129,60 @@ class ItemTree:
         """``PATH(index, D[n])``: the audit path of entry ``index``."""
         return tuple(merkle.inclusion_proof(index, self.size, self.subtree_hash))
 
+    def paths(self) -> list[tuple[bytes, ...]]:
+        """Every entry's audit path, in entry order: ``[self.path(i) for i in range(n)]``.
+
+        One walk down the tree, appending each subtree's sibling hash to the paths
+        below it (leaf level first, as RFC 9162 orders them): no range arithmetic or
+        lookups per node of each path, which dominate when all N are wanted.
+        """
+        paths: list[list[bytes]] = [[] for _ in range(self.size)]
+        pending = [(0, self.size)]
+        while pending:
+            start, end = pending.pop()
+            if end - start < 2:
+                continue
+            middle = start + merkle.split(end - start)
+            left, right = self.subtree_hash(start, middle), self.subtree_hash(middle, end)
+            # The walk goes top-down but paths list leaf level first: each path is
+            # collected root end first and reversed at the end.
+            for index in range(start, middle):
+                paths[index].append(right)
+            for index in range(middle, end):
+                paths[index].append(left)
+            pending.append((start, middle))
+            pending.append((middle, end))
+        return [tuple(reversed(path)) for path in paths]
+
 
 def batch_items(
-    salt: bytes, inputs: Sequence[object], outputs: Sequence[object]
+    salt: bytes,
+    inputs: Sequence[object],
+    outputs: Sequence[object],
+    *,
+    encoded_inputs: Sequence[bytes] | None = None,
 ) -> tuple[bytes, list[BatchItem]]:
-    """The Merkle root and the items of a batch of ``inputs`` answered with ``outputs``."""
+    """The Merkle root and the items of a batch of ``inputs`` answered with ``outputs``.
+
+    ``encoded_inputs``, if given, must be ``[canonical_json(x) for x in inputs]``
+    (a caller that has them already saves encoding them again).
+    """
     if len(inputs) != len(outputs):
         raise InvalidInputError(
             f"outputs: expected {len(inputs)} (one per input), got {len(outputs)}",
             field="outputs",
         )
+    if encoded_inputs is None:
+        encoded_inputs = [canonical_json(inputs_i) for inputs_i in inputs]
     hashes = []
-    for index, (inputs_i, output_i) in enumerate(zip(inputs, outputs, strict=True)):
+    for index, (encoded_i, output_i) in enumerate(zip(encoded_inputs, outputs, strict=True)):
         salt_i = item_salt(salt, index)
-        hashes.append((commit(salt_i, inputs_i), commit(salt_i, output_i)))
+        request_hash = hashlib.sha256(salt_i + encoded_i).digest()  # = commit(salt_i, input)
+        hashes.append((request_hash, commit(salt_i, output_i)))
     tree = ItemTree([request + response for request, response in hashes])
     items = [
-        BatchItem(index, request, response, tree.path(index))
-        for index, (request, response) in enumerate(hashes)
+        BatchItem(index, request, response, path)
+        for index, ((request, response), path) in enumerate(zip(hashes, tree.paths(), strict=True))
     ]
     return tree.root, items
 
@@ -168,8 +204,19 @@ def batch_records(
             "voucher_signature": "0x" + voucher.signature.hex(),
         }
     )
-    tail = b"," + shared[1:]
-    return [b'{"item":' + canonical_json(item.to_dict()) + tail for item in items]
+    tail = "," + shared[1:].decode()
+    return [('{"item":' + _item_json(item) + tail).encode() for item in items]
+
+
+def _item_json(item: BatchItem) -> str:
+    """``canonical_json(item.to_dict())`` spelled out (tested): keys in sorted order, and
+    nothing to escape in a non-negative integer and hex strings."""
+    path = ",".join(['"0x' + node.hex() + '"' for node in item.path])
+    return (
+        f'{{"index":{item.index:d},"path":[{path}],'
+        f'"request_hash":"0x{item.request_hash.hex()}",'
+        f'"response_hash":"0x{item.response_hash.hex()}"}}'
+    )
 
 
 def verify_item(receipt: BatchReceipt, item: BatchItem) -> None:

@@ -31,6 +31,7 @@ from typing import Any, TypeVar
 
 from eth_account.signers.local import LocalAccount
 
+from ailedger.core.identity import canonical_json
 from ailedger.core.log import hash_leaf
 from ailedger.errors import IntegrityError, InvalidInputError
 from ailedger.services.batches import BatchItem, batch_items, batch_records
@@ -326,10 +327,15 @@ class ServiceClient:
     ) -> PaidBatch:
         voucher = self._next_voucher(listing, channel, last, len(inputs))
         salt = os.urandom(SALT_BYTES)
-        response = transport.call_batch(
-            {"inputs": inputs, "salt": "0x" + salt.hex(), "voucher": voucher.to_dict()}
-        )
-        paid = self._verify_batch(listing, inputs, salt, voucher, response)
+        request = {"inputs": inputs, "salt": "0x" + salt.hex(), "voucher": voucher.to_dict()}
+        # Each input's canonical JSON: hashed to check the receipt, and over HTTP sent
+        # as the body's inputs (valid JSON of the same values, encoded once).
+        encoded = [canonical_json(item) for item in inputs]
+        if isinstance(transport, HttpTransport):
+            response = transport.call_batch_encoded(request, encoded)
+        else:
+            response = transport.call_batch(request)
+        paid = self._verify_batch(listing, inputs, salt, voucher, response, encoded)
         self._last[channel.channel_id] = (voucher.nonce, voucher.amount)
         return paid
 
@@ -340,6 +346,7 @@ class ServiceClient:
         salt: bytes,
         voucher: Voucher,
         response: dict[str, Any],
+        encoded_inputs: list[bytes],
     ) -> PaidBatch:
         try:
             outputs = response["outputs"]
@@ -372,7 +379,7 @@ class ServiceClient:
                 f"response: {len(outputs)} outputs for {len(inputs)} inputs", field="outputs"
             )
         try:
-            root, items = batch_items(salt, inputs, outputs)
+            root, items = batch_items(salt, inputs, outputs, encoded_inputs=encoded_inputs)
         except InvalidInputError as error:
             raise IntegrityError(f"response: outputs: {error.message}", field="outputs") from None
         if root != receipt.items_root:

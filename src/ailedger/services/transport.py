@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
 from ailedger.errors import (
@@ -85,6 +87,27 @@ class HttpTransport:
 
     def call_batch(self, request: dict[str, Any]) -> dict[str, Any]:
         return self._send("POST", "/batch", json=request)
+
+    def call_batch_encoded(
+        self, request: dict[str, Any], encoded_inputs: Sequence[bytes]
+    ) -> dict[str, Any]:
+        """:meth:`call_batch` with ``request["inputs"]`` sent as ``encoded_inputs``.
+
+        The client hashes each input's canonical JSON anyway (the receipt commits to
+        it); splicing those bytes into the body saves encoding a large batch twice.
+        """
+        rest = json.dumps(
+            {key: value for key, value in request.items() if key != "inputs"},
+            separators=(",", ":"),
+        )
+        body = b'{"inputs":[' + b",".join(encoded_inputs) + b"]"
+        if rest != "{}":
+            body += b"," + rest[1:].encode()
+        else:
+            body += b"}"
+        return self._send(
+            "POST", "/batch", content=body, headers={"content-type": "application/json"}
+        )
 
     def channel(self, channel_id: int) -> dict[str, Any]:
         return self._send("GET", f"/channels/{channel_id}")
