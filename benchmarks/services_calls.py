@@ -18,7 +18,8 @@ regression on the breast-cancer data) and append every call to a transparency lo
 * http_pipelined: the deployed topology. The host is its own process, started as
   ``ailedger services serve`` starts it (uvicorn, ``create_host_app``); the client is
   this process, ``ServiceClient.call_batch`` over ``HttpTransport``, ``HTTP_CALLS``
-  calls in batches of ``HTTP_BATCH``. ``HTTP_LANES`` channels each carry their
+  calls in batches of ``HTTP_BATCH`` (``POST /batch/lines``: each input's canonical
+  JSON on its own line, hashed by the host as received). ``HTTP_LANES`` channels each carry their
   batches in order from their own thread, so the client signs and verifies one lane's
   batch while the host serves another's; every receipt and item is verified as in
   the other arms. The host claims every channel when it is stopped (SIGTERM), and the

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 
@@ -19,6 +20,8 @@ from ailedger.services.batches import (
     ItemTree,
     batch_items,
     batch_records,
+    decode_batch_lines,
+    encode_batch_lines,
     item_salt,
     verify_item,
 )
@@ -218,3 +221,68 @@ def test_malformed_items_are_named(change, field):
     with pytest.raises(InvalidInputError) as raised:
         BatchItem.from_dict(data)
     assert raised.value.field == field
+
+
+# -- the lines body: envelope, then each input's canonical JSON on its own line ------------------
+
+ENVELOPE = {"salt": "0x" + SALT.hex(), "voucher": {"channel_id": 7, "nonce": 3}}
+
+
+def test_batch_lines_are_the_envelope_then_each_inputs_canonical_json():
+    encoded = [canonical_json(x) for x in INPUTS]
+    lines = encode_batch_lines(ENVELOPE, encoded).split(b"\n")
+    assert json.loads(lines[0]) == ENVELOPE
+    assert lines[1:] == encoded
+
+
+def test_batch_lines_decode_to_the_inputs_and_their_exact_bytes():
+    encoded = [canonical_json(x) for x in INPUTS]
+    assert decode_batch_lines(encode_batch_lines(ENVELOPE, encoded)) == (ENVELOPE, INPUTS, encoded)
+
+
+def test_batch_lines_keep_newlines_inside_strings_on_their_line():
+    inputs = [{"note": "two\nlines"}, {"note": "one"}]
+    encoded = [canonical_json(x) for x in inputs]
+    assert decode_batch_lines(encode_batch_lines(ENVELOPE, encoded))[1] == inputs
+
+
+def test_request_hashes_commit_to_the_bytes_received_not_a_re_encoding():
+    received = b'{ "x": 1.0, "label": "row 0" }'
+    _, (item,) = batch_items(SALT, [json.loads(received)], [OUTPUTS[0]], encoded_inputs=[received])
+    assert item.request_hash == hashlib.sha256(item_salt(SALT, 0) + received).digest()
+    assert item.request_hash != commit(item_salt(SALT, 0), json.loads(received))
+
+
+@pytest.mark.parametrize(
+    ("line", "reason"),
+    [
+        (b"", "empty line (a final newline too)"),
+        (b'{"x":1', "truncated object"),
+        (b"[1,2]", "an array, not an object"),
+        (b'{"x":1}{"x":2}', "two objects on one line"),
+        (b'{"x":1},{"x":2}', "two items on one line"),
+        (b' {"x":1}', "leading whitespace"),
+        (b'{"x":1} ', "trailing whitespace"),
+        (b'{"x":"\xff"}', "not UTF-8"),
+    ],
+)
+def test_batch_line_that_is_not_exactly_one_object_is_named(line, reason):
+    body = encode_batch_lines(ENVELOPE, [canonical_json(INPUTS[0]), line])
+    with pytest.raises(InvalidInputError, match=r"inputs\[1\]: expected one JSON object") as raised:
+        decode_batch_lines(body)
+    assert raised.value.field == "inputs[1]", reason
+
+
+@pytest.mark.parametrize("body", [b"", b"[]", b"not json\n{}"])
+def test_batch_lines_without_an_envelope_object_are_refused(body):
+    with pytest.raises(InvalidInputError, match="request: expected one JSON object") as raised:
+        decode_batch_lines(body)
+    assert raised.value.field == "request"
+
+
+def test_batch_lines_above_the_maximum_are_refused_before_parsing():
+    body = encode_batch_lines(ENVELOPE, [b"not even json"] * 3)
+    with pytest.raises(
+        InvalidInputError, match="batch of 3 inputs is above this host's maximum of 2"
+    ):
+        decode_batch_lines(body, max_inputs=2)

@@ -81,19 +81,35 @@ def test_batch_paying_too_little_is_a_402(http, services, host):
     assert response.json()["field"] == "voucher.amount"
 
 
-def test_encoded_batch_body_is_the_request_as_json(services):
+def test_encoded_batch_is_sent_as_the_envelope_then_one_input_a_line(services):
     sent = []
 
     def answer(request: httpx.Request) -> httpx.Response:
-        sent.append(json.loads(request.content))
+        sent.append(request)
         return httpx.Response(200, json={"ok": True})
 
     transport = HttpTransport(
         "http://host", client=httpx.Client(transport=httpx.MockTransport(answer))
     )
     inputs = services.model.examples[:3]
+    encoded = [canonical_json(x) for x in inputs]
     request = {"inputs": inputs, "salt": "0x" + "11" * 32, "voucher": {"nonce": 1}}
-    assert transport.call_batch_encoded(request, [canonical_json(x) for x in inputs]) == {
-        "ok": True
-    }
-    assert sent == [request]
+    assert transport.call_batch_encoded(request, encoded) == {"ok": True}
+    (sent_request,) = sent
+    assert sent_request.url.path == "/batch/lines"
+    assert sent_request.headers["content-type"] == "application/x-ndjson"
+    lines = sent_request.content.split(b"\n")
+    assert json.loads(lines[0]) == {"salt": request["salt"], "voucher": request["voucher"]}
+    assert lines[1:] == encoded
+
+
+def test_batch_lines_with_a_malformed_line_is_a_422_naming_it(http, host, services):
+    log_before = host.log.size
+    envelope = json.dumps({"salt": "0x" + "00" * 32, "voucher": {}}).encode()
+    body = b"\n".join([envelope, canonical_json(services.model.examples[0]), b"{oops"])
+    response = http.post(
+        "/batch/lines", content=body, headers={"content-type": "application/x-ndjson"}
+    )
+    assert response.status_code == 422
+    assert response.json()["field"] == "inputs[1]"
+    assert host.log.size == log_before

@@ -9,6 +9,7 @@ import time
 
 import pytest
 
+from ailedger.core.identity import canonical_json
 from ailedger.core.log import hash_leaf, merkle
 from ailedger.errors import InvalidInputError
 from ailedger.services import (
@@ -18,7 +19,12 @@ from ailedger.services import (
     PaymentRequiredError,
     VoucherSigner,
 )
-from ailedger.services.batches import BATCH_RECORD_KIND, batch_items, verify_item
+from ailedger.services.batches import (
+    BATCH_RECORD_KIND,
+    batch_items,
+    encode_batch_lines,
+    verify_item,
+)
 from tests.services.conftest import ALT, PRICE
 
 DAY = 86_400
@@ -266,3 +272,50 @@ def test_failed_batch_leaves_the_voucher_usable(host, pay_batch, services):
 def test_max_batch_must_be_positive(services):
     with pytest.raises(InvalidInputError, match="max_batch: expected a positive integer"):
         services.host(max_batch=0)
+
+
+# --- a batch sent as lines: the host hashes each input's bytes as received ------------------
+
+
+def _lines(request) -> bytes:
+    envelope = {key: value for key, value in request.items() if key != "inputs"}
+    return encode_batch_lines(envelope, [canonical_json(x) for x in request["inputs"]])
+
+
+def test_batch_lines_get_the_receipt_the_same_batch_as_json_would(host, pay_batch, services):
+    request = pay_batch(1, 3 * PRICE)
+    answer = host.handle_batch_lines(_lines(request))
+    assert answer["outputs"] == [services.model.predict(x) for x in request["inputs"]]
+    salt = bytes.fromhex(request["salt"][2:])
+    root, _ = batch_items(salt, request["inputs"], answer["outputs"])  # canonical re-encoding
+    assert BatchReceipt.from_dict(answer["receipt"]).items_root == root
+
+
+def test_batch_lines_with_a_bad_item_store_nothing_and_name_item_and_feature(
+    host, pay_batch, services
+):
+    inputs = [dict(x) for x in services.model.examples[:2]]
+    inputs[1]["mean area"] = "big"
+    store_before, log_before = host.store.all(), host.log.size
+    with pytest.raises(InvalidInputError, match=r"inputs\[1\]") as raised:
+        host.handle_batch_lines(_lines(pay_batch(1, 2 * PRICE, inputs=inputs)))
+    assert raised.value.field == "inputs[1].mean area"
+    assert (host.store.all(), host.log.size) == (store_before, log_before)
+
+
+def test_batch_lines_above_the_hosts_maximum_are_refused(services, pay_batch):
+    small = services.host(max_batch=2)
+    try:
+        with pytest.raises(InvalidInputError, match="maximum of 2") as raised:
+            small.handle_batch_lines(_lines(pay_batch(1, 3 * PRICE)))
+        assert raised.value.field == "inputs"
+    finally:
+        small.close()
+
+
+def test_batch_lines_without_voucher_are_refused(host, pay_batch):
+    request = pay_batch(1, 3 * PRICE)
+    del request["voucher"]
+    with pytest.raises(PaymentRequiredError) as raised:
+        host.handle_batch_lines(_lines(request))
+    assert raised.value.field == "voucher"

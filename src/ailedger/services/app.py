@@ -1,6 +1,7 @@
 """The HTTP face of a :class:`ServiceHost` (``ailedger services serve <model>``).
 
 Routes: ``POST /call`` (a paid call), ``POST /batch`` (N paid calls, one voucher),
+``POST /batch/lines`` (the same batch, each input's canonical JSON on its own line),
 ``GET /info``, ``GET /channels/{id}``,
 ``GET /proofs/{log_index}``, ``GET /health``. Errors are JSON
 ``{"error", "message", "field"}`` with the error's HTTP status (402 for a voucher
@@ -23,6 +24,7 @@ from typing import Any
 from fastapi import Body, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
 
 from ailedger.errors import AILedgerError
 from ailedger.services.host import ServiceHost
@@ -125,6 +127,17 @@ def create_host_app(
         """N paid calls: ``{"inputs": [{...}, ...], "salt": "0x...", "voucher": {...}}``."""
         with batch_turn:
             return host.handle_batch(request)
+
+    def batch_lines(body: bytes) -> dict[str, Any]:
+        with batch_turn:
+            return host.handle_batch_lines(body)
+
+    @app.post("/batch/lines")
+    async def call_batch_lines(request: Request) -> dict[str, Any]:
+        """N paid calls as ``application/x-ndjson``: ``{"salt": ..., "voucher": ...}``,
+        then one input's canonical JSON a line (what ``HttpTransport`` sends)."""
+        # The raw body: the request hashes commit to each input's bytes as sent.
+        return await run_in_threadpool(batch_lines, await request.body())
 
     @app.get("/info")
     def info() -> dict[str, Any]:

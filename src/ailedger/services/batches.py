@@ -16,6 +16,7 @@ record's log inclusion proof leads to an anchored tree head.
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -27,18 +28,24 @@ from ailedger.services.receipts import SALT_BYTES, BatchReceipt, _hex, commit
 from ailedger.services.vouchers import Voucher
 
 __all__ = [
+    "BATCH_LINES_MEDIA_TYPE",
     "BATCH_RECORD_KIND",
     "MAX_BATCH",
     "BatchItem",
     "ItemTree",
     "batch_items",
     "batch_records",
+    "decode_batch_lines",
+    "encode_batch_lines",
     "item_salt",
     "verify_item",
 ]
 
 BATCH_RECORD_KIND = "ailedger.services.batch_call/v1"
 MAX_BATCH = 1000  # inputs per batch a host takes by default
+BATCH_LINES_MEDIA_TYPE = "application/x-ndjson"
+
+_decode_json = json.JSONDecoder().raw_decode
 
 
 def item_salt(salt: bytes, index: int) -> bytes:
@@ -185,6 +192,67 @@ def batch_items(
         for index, ((request, response), path) in enumerate(zip(hashes, tree.paths(), strict=True))
     ]
     return tree.root, items
+
+
+def encode_batch_lines(envelope: dict[str, Any], encoded_inputs: Sequence[bytes]) -> bytes:
+    """A batch request as lines: ``envelope`` (salt, voucher) as JSON, then one input a line.
+
+    Each input line is the input's canonical JSON, the very bytes its request hash
+    commits to, so the host hashes what it received instead of encoding every input
+    again (see :func:`decode_batch_lines`). Canonical JSON never holds a raw newline
+    (control characters in strings are escaped, and it has no whitespace), so lines
+    split exactly.
+    """
+    head = json.dumps(envelope, separators=(",", ":")).encode()  # no raw newline either
+    return b"\n".join([head, *encoded_inputs])
+
+
+def decode_batch_lines(
+    body: bytes, *, max_inputs: int = MAX_BATCH
+) -> tuple[dict[str, Any], list[Any], list[bytes]]:
+    """The envelope, the inputs and each input's exact bytes of an :func:`encode_batch_lines`
+    body. A line that is not exactly one JSON object raises ``InvalidInputError`` naming
+    it; more than ``max_inputs`` inputs are refused before any is parsed.
+
+    The host hashes each input's received bytes rather than ``canonical_json`` of the
+    parsed value. That binds the receipt as tightly: it commits to exactly the bytes
+    the model's input was parsed from, and the client hashes the same bytes it sent.
+    Every opening of a request hash (the client's check, anyone shown an input and its
+    salt) hashes ``canonical_json(value)``; canonical JSON is one-to-one, so a hash
+    opens to a value only when the bytes were that value's canonical JSON, which
+    parses back to it alone. Bytes that are not canonical (duplicate keys, spacing)
+    get a receipt that opens to no value at all: the sender's loss, never a second
+    reading of what the model answered.
+    """
+    lines = body.split(b"\n")  # no final newline: an empty last line is an empty input
+    envelope = _line_object(lines[0], "request")
+    encoded = lines[1:]
+    if len(encoded) > max_inputs:
+        raise InvalidInputError(
+            f"inputs: batch of {len(encoded)} inputs is above this host's maximum of "
+            f"{max_inputs}; split it",
+            field="inputs",
+        )
+    inputs = []
+    for index, line in enumerate(encoded):
+        inputs.append(_line_object(line, f"inputs[{index}]"))
+    return envelope, inputs, encoded
+
+
+def _line_object(line: bytes, where: str) -> Any:
+    """The JSON object that is exactly ``line``: no whitespace around it, nothing after."""
+    try:
+        text = line.decode()
+        value, end = _decode_json(text)
+    except (UnicodeDecodeError, ValueError) as error:
+        raise InvalidInputError(
+            f"{where}: expected one JSON object on its line ({error})", field=where
+        ) from None
+    if end != len(text) or not isinstance(value, dict):
+        raise InvalidInputError(
+            f"{where}: expected one JSON object on its line, got {text[:60]!r}", field=where
+        )
+    return value
 
 
 def batch_records(

@@ -38,7 +38,13 @@ from eth_account.signers.local import LocalAccount
 
 from ailedger.core.log import TransparencyLog
 from ailedger.errors import AILedgerError, InvalidInputError, NotFoundError, UnauthorizedError
-from ailedger.services.batches import BATCH_RECORD_KIND, MAX_BATCH, batch_items, batch_records
+from ailedger.services.batches import (
+    BATCH_RECORD_KIND,
+    MAX_BATCH,
+    batch_items,
+    batch_records,
+    decode_batch_lines,
+)
 from ailedger.services.channels import ChannelsClient, ChannelState, ClaimResult
 from ailedger.services.errors import ModelDeprecatedError, PaymentRequiredError
 from ailedger.services.models import ServedModel
@@ -224,6 +230,22 @@ class ServiceHost:
         """
         if not isinstance(request, Mapping):
             raise InvalidInputError("request: expected a JSON object", field="request")
+        return self._handle_batch(request, request.get("inputs"), None)
+
+    def handle_batch_lines(self, body: bytes) -> dict[str, Any]:
+        """A paid batch sent as lines (:func:`~ailedger.services.batches.encode_batch_lines`):
+        ``{"salt": ..., "voucher": ...}``, then each input's canonical JSON on its own line.
+
+        Each request hash is taken over the input's bytes as received, not over the
+        parsed input encoded again (why that binds as tightly: see
+        :func:`~ailedger.services.batches.decode_batch_lines`).
+        """
+        envelope, inputs, encoded = decode_batch_lines(body, max_inputs=self.max_batch)
+        return self._handle_batch(envelope, inputs, encoded)
+
+    def _handle_batch(
+        self, request: Mapping[str, Any], inputs: Any, encoded_inputs: list[bytes] | None
+    ) -> dict[str, Any]:
         salt = _salt(request.get("salt"))
         if request.get("voucher") is None:
             raise PaymentRequiredError(
@@ -233,13 +255,22 @@ class ServiceHost:
                 field="voucher",
             )
         voucher = Voucher.from_dict(request["voucher"])
-        return self.call_batch(request.get("inputs"), salt, voucher).to_dict()
+        return self.call_batch(inputs, salt, voucher, encoded_inputs=encoded_inputs).to_dict()
 
-    def call_batch(self, inputs: Any, salt: bytes, voucher: Voucher) -> PaidBatchResponse:
+    def call_batch(
+        self,
+        inputs: Any,
+        salt: bytes,
+        voucher: Voucher,
+        *,
+        encoded_inputs: list[bytes] | None = None,
+    ) -> PaidBatchResponse:
         """Check ``voucher`` pays for ``len(inputs)`` calls, run them, record and receipt them.
 
         All or nothing: a bad item, a voucher short of N prices or any other fault
-        rejects the whole batch before anything is stored.
+        rejects the whole batch before anything is stored. ``encoded_inputs``, if
+        given, are the bytes each input was parsed from; the request hashes commit to
+        them (by default, to each input's canonical JSON).
         """
         self._check_listed()
         rows = self._validate_batch(inputs)
@@ -248,7 +279,7 @@ class ServiceHost:
             price = self.listing.price
             self._check_voucher(voucher, price, count)
             outputs = self.model.score_many(rows)
-            root, items = batch_items(salt, inputs, outputs)
+            root, items = batch_items(salt, inputs, outputs, encoded_inputs=encoded_inputs)
             receipt = self.receipts.sign(
                 self.account,
                 BatchReceipt(
