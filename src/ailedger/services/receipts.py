@@ -21,8 +21,8 @@ number of calls and the RFC 9162 Merkle root over the calls' hashes (see
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, replace
-from typing import Any, TypeVar
+from dataclasses import dataclass, fields, replace
+from typing import Any, Self, TypeVar
 
 from eth_account.signers.local import LocalAccount
 
@@ -93,8 +93,51 @@ def commit(salt: bytes, value: object) -> bytes:
     return hashlib.sha256(salt + canonical_json(value)).digest()
 
 
+class _Receipt:
+    """What both receipt kinds share: their EIP-712 message, JSON form and parsing.
+
+    Every field but ``service`` and ``signature`` is signed, under its camelCase
+    name; ``int`` fields are non-negative integers and the other ``bytes`` fields
+    32-byte hashes, both in JSON and when parsed.
+    """
+
+    _UNSIGNED = ("service", "signature")
+
+    def message(self) -> dict[str, Any]:
+        return {
+            _camel(field.name): getattr(self, field.name)
+            for field in fields(self)  # type: ignore[arg-type]
+            if field.name not in self._UNSIGNED
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            field.name: _json_value(getattr(self, field.name))
+            for field in fields(self)  # type: ignore[arg-type]
+        }
+
+    @classmethod
+    def from_dict(cls, data: object) -> Self:
+        """Parse a receipt; a malformed one raises ``InvalidInputError`` naming the field."""
+        if not isinstance(data, dict):
+            raise InvalidInputError("receipt: expected an object", field="receipt")
+        declared = [(f.name, f.type) for f in fields(cls) if f.name not in cls._UNSIGNED]  # type: ignore[arg-type]
+        ints = _ints(data, tuple(name for name, kind in declared if kind == "int"))
+        hashes = {
+            name: _hex(data.get(name), f"receipt.{name}", 32)
+            for name, kind in declared
+            if kind == "bytes"
+        }
+        return cls(
+            **ints,
+            **hashes,
+            service=to_checksum(data.get("service"), "receipt.service"),
+            signature=_hex(data.get("signature"), "receipt.signature", None),
+        )
+
+
 @dataclass(frozen=True)
-class CallReceipt:
+class CallReceipt(_Receipt):
     """A service's signed statement of one paid call. ``timestamp`` is in milliseconds."""
 
     model_id: bytes
@@ -109,54 +152,9 @@ class CallReceipt:
     service: str
     signature: bytes = b""
 
-    def message(self) -> dict[str, Any]:
-        return {
-            "modelId": self.model_id,
-            "modelHash": self.model_hash,
-            "channelId": self.channel_id,
-            "nonce": self.nonce,
-            "amount": self.amount,
-            "price": self.price,
-            "requestHash": self.request_hash,
-            "responseHash": self.response_hash,
-            "timestamp": self.timestamp,
-        }
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "model_id": "0x" + self.model_id.hex(),
-            "model_hash": "0x" + self.model_hash.hex(),
-            "channel_id": self.channel_id,
-            "nonce": self.nonce,
-            "amount": self.amount,
-            "price": self.price,
-            "request_hash": "0x" + self.request_hash.hex(),
-            "response_hash": "0x" + self.response_hash.hex(),
-            "timestamp": self.timestamp,
-            "service": self.service,
-            "signature": "0x" + self.signature.hex(),
-        }
-
-    @classmethod
-    def from_dict(cls, data: object) -> CallReceipt:
-        """Parse a receipt; a malformed one raises ``InvalidInputError`` naming the field."""
-        if not isinstance(data, dict):
-            raise InvalidInputError("receipt: expected an object", field="receipt")
-        ints = _ints(data, ("channel_id", "nonce", "amount", "price", "timestamp"))
-        hashes = {
-            name: _hex(data.get(name), f"receipt.{name}", 32)
-            for name in ("model_id", "model_hash", "request_hash", "response_hash")
-        }
-        return cls(
-            **ints,
-            **hashes,
-            service=to_checksum(data.get("service"), "receipt.service"),
-            signature=_hex(data.get("signature"), "receipt.signature", None),
-        )
-
 
 @dataclass(frozen=True)
-class BatchReceipt:
+class BatchReceipt(_Receipt):
     """A service's signed statement of ``count`` calls paid by one voucher.
 
     ``price`` is the price of one call (the voucher pays ``count`` times it);
@@ -175,53 +173,8 @@ class BatchReceipt:
     service: str
     signature: bytes = b""
 
-    def message(self) -> dict[str, Any]:
-        return {
-            "modelId": self.model_id,
-            "modelHash": self.model_hash,
-            "channelId": self.channel_id,
-            "nonce": self.nonce,
-            "amount": self.amount,
-            "price": self.price,
-            "count": self.count,
-            "itemsRoot": self.items_root,
-            "timestamp": self.timestamp,
-        }
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "model_id": "0x" + self.model_id.hex(),
-            "model_hash": "0x" + self.model_hash.hex(),
-            "channel_id": self.channel_id,
-            "nonce": self.nonce,
-            "amount": self.amount,
-            "price": self.price,
-            "count": self.count,
-            "items_root": "0x" + self.items_root.hex(),
-            "timestamp": self.timestamp,
-            "service": self.service,
-            "signature": "0x" + self.signature.hex(),
-        }
-
-    @classmethod
-    def from_dict(cls, data: object) -> BatchReceipt:
-        """Parse a batch receipt; a malformed one raises ``InvalidInputError`` naming the field."""
-        if not isinstance(data, dict):
-            raise InvalidInputError("receipt: expected an object", field="receipt")
-        ints = _ints(data, ("channel_id", "nonce", "amount", "price", "count", "timestamp"))
-        hashes = {
-            name: _hex(data.get(name), f"receipt.{name}", 32)
-            for name in ("model_id", "model_hash", "items_root")
-        }
-        return cls(
-            **ints,
-            **hashes,
-            service=to_checksum(data.get("service"), "receipt.service"),
-            signature=_hex(data.get("signature"), "receipt.signature", None),
-        )
-
-
-_Receipt = TypeVar("_Receipt", CallReceipt, BatchReceipt)
+_AnyReceipt = TypeVar("_AnyReceipt", CallReceipt, BatchReceipt)
 
 
 class ReceiptSigner:
@@ -234,7 +187,7 @@ class ReceiptSigner:
             BatchReceipt: StructSigner(self.domain, "BatchReceipt", BATCH_RECEIPT_TYPES),
         }
 
-    def sign(self, account: LocalAccount, receipt: _Receipt) -> _Receipt:
+    def sign(self, account: LocalAccount, receipt: _AnyReceipt) -> _AnyReceipt:
         """``receipt`` signed by ``account`` (which becomes its ``service``)."""
         unsigned = replace(receipt, service=account.address)
         signer = self._signers[type(receipt)]
@@ -264,6 +217,15 @@ def call_record(receipt: CallReceipt, voucher: Voucher) -> bytes:
             "voucher_signature": "0x" + voucher.signature.hex(),
         }
     )
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part.title() for part in rest)
+
+
+def _json_value(value: object) -> object:
+    return "0x" + value.hex() if isinstance(value, bytes) else value
 
 
 def _ints(data: dict[str, Any], names: tuple[str, ...]) -> dict[str, int]:
