@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from eth_account import Account
 from eth_account.messages import encode_typed_data
 from eth_utils import keccak
@@ -169,3 +171,36 @@ def test_types_must_not_declare_the_domain_type():
     types = {**RECORD_TYPES, "EIP712Domain": DOMAIN.fields()}
     with pytest.raises(InvalidInputError, match="leave out EIP712Domain"):
         hash_typed(DOMAIN, "Record", types, RECORD)
+
+
+SECP256K1_N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
+
+
+def malleate(signature: bytes) -> bytes:
+    """The other valid signature of the same message: (r, n - s, v flipped)."""
+    s = int.from_bytes(signature[32:64], "big")
+    v = 27 if signature[64] == 28 else 28
+    return signature[:32] + (SECP256K1_N - s).to_bytes(32, "big") + bytes([v])
+
+
+def test_recover_rejects_a_high_s_signature_as_the_contracts_do():
+    # snekmate's ecdsa (used by every contract) reverts on s > n/2; off chain must agree,
+    # or a verifier accepts a head that AnchorRegistry.anchor would refuse.
+    high_s = malleate(sign_typed(COW, DOMAIN, "Record", RECORD_TYPES, RECORD))
+    with pytest.raises(InvalidInputError, match="s is above n/2"):
+        recover_typed(DOMAIN, "Record", RECORD_TYPES, RECORD, high_s)
+
+
+def test_recover_rejects_v_other_than_27_or_28():
+    signature = sign_typed(COW, DOMAIN, "Record", RECORD_TYPES, RECORD)
+    with pytest.raises(InvalidInputError, match="v must be 27 or 28"):
+        recover_typed(DOMAIN, "Record", RECORD_TYPES, RECORD, signature[:64] + bytes([signature[64] - 27]))
+
+
+@given(st.integers(0, 2**256 - 1))
+def test_only_the_low_s_form_of_a_signature_recovers(n):
+    message = {"id": keccak(b"record"), "n": n}
+    signature = sign_typed(COW, DOMAIN, "Record", RECORD_TYPES, message)
+    assert recover_typed(DOMAIN, "Record", RECORD_TYPES, message, signature) == COW.address
+    with pytest.raises(InvalidInputError):
+        recover_typed(DOMAIN, "Record", RECORD_TYPES, message, malleate(signature))

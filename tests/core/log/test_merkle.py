@@ -269,13 +269,17 @@ def test_equal_sizes_need_an_empty_proof():
         verify_consistency(3, 3, ROOTS[2], ROOTS[2], [ROOTS[0]])
 
 
-def test_empty_tree_is_consistent_with_every_tree():
-    verify_consistency(0, 8, EMPTY_ROOT, ROOTS[7], [])
+def test_consistency_proof_from_size_zero_is_rejected():
+    # RFC 9162 2.1.4 defines PROOF(m, D[n]) for 0 < m < n only: from the empty tree
+    # every "proof" would accept every new root, so it binds nothing.
+    with pytest.raises(ConsistencyProofError, match="from size 0 binds nothing"):
+        verify_consistency(0, 8, EMPTY_ROOT, ROOTS[7], [])
 
 
-def test_empty_tree_must_have_the_empty_root():
-    with pytest.raises(ConsistencyProofError, match="first root differs"):
-        verify_consistency(0, 8, ROOTS[0], ROOTS[7], [])
+@given(st.integers(0, 2**64), st.binary(min_size=32, max_size=32))
+def test_no_consistency_proof_from_size_zero_verifies(second, any_root):
+    with pytest.raises(ConsistencyProofError):
+        verify_consistency(0, second, EMPTY_ROOT, any_root, [])
 
 
 def test_consistency_proof_generation_rejects_old_size_above_new():
@@ -303,7 +307,7 @@ def test_every_pair_of_sizes_has_a_verifying_consistency_proof(entries):
     subtree_hash = _subtree_hash(entries)
     roots = [subtree_hash(0, n) if n else EMPTY_ROOT for n in range(len(entries) + 1)]
     for second in range(len(entries) + 1):
-        for first in range(second + 1):
+        for first in range(1, second + 1):
             proof = consistency_proof(first, second, subtree_hash)
             verify_consistency(first, second, roots[first], roots[second], proof)
 

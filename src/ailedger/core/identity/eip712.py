@@ -41,6 +41,9 @@ __all__ = [
 ]
 
 SIGNATURE_LENGTH = 65
+# snekmate's ecdsa (every contract's signature check) refuses s above n/2 and ecrecover
+# any v but 27/28; off chain the same rules hold, so both sides accept the same bytes.
+_SECP256K1_HALF_N = 0x7FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF5D576E7357A4501DDFE92F46681B20A0
 
 # {"TreeHead": [{"name": "logId", "type": "bytes32"}, ...], ...}: EIP712Domain excluded.
 TypeFields = Mapping[str, Sequence[Mapping[str, str]]]
@@ -141,8 +144,8 @@ def recover_typed(
 ) -> str:
     """The checksum address that produced ``signature`` over ``message``.
 
-    Raises :class:`InvalidInputError` when the signature is not 65 bytes or
-    recovers no key at all.
+    Raises :class:`InvalidInputError` when the signature is not 65 bytes, is not in
+    the canonical form the contracts accept (low s, v 27 or 28), or recovers no key.
     """
     if not isinstance(signature, bytes | bytearray) or len(signature) != SIGNATURE_LENGTH:
         got = (
@@ -153,6 +156,7 @@ def recover_typed(
         raise InvalidInputError(
             f"signature: expected {SIGNATURE_LENGTH} bytes, got {got}", field="signature"
         )
+    _check_canonical(bytes(signature))
     signable = _signable(domain, primary_type, types, message)
     try:
         return Account.recover_message(signable, signature=bytes(signature))
@@ -176,6 +180,21 @@ def verify_typed(
     if got != expected:
         raise UnauthorizedError(
             f"{primary_type} signature is by {got}, expected {expected}", field="signature"
+        )
+
+
+def _check_canonical(signature: bytes) -> None:
+    s = int.from_bytes(signature[32:64], "big")
+    if s > _SECP256K1_HALF_N:
+        raise InvalidInputError(
+            "signature: s is above n/2 (a malleable high-s signature, refused on chain by "
+            "snekmate's ecdsa)",
+            field="signature",
+        )
+    if signature[64] not in (27, 28):
+        raise InvalidInputError(
+            f"signature: v must be 27 or 28 (as ecrecover requires), got {signature[64]}",
+            field="signature",
         )
 
 

@@ -139,25 +139,49 @@ def verify_consistency(
 ) -> None:
     """Check ``proof`` shows tree ``first_hash`` (size ``first``) is a prefix of ``second_hash``.
 
-    RFC 9162 2.1.4.2, plus the trivial cases it leaves out: equal sizes need an empty
-    proof and equal roots; the empty tree (``first == 0``) is a prefix of every tree.
+    RFC 9162 2.1.4.2 defines proofs for ``0 < first < second``; equal sizes need an
+    empty proof and equal roots. A proof from size 0 is refused: every new root would
+    pass it, so it binds nothing (as in the transparency-dev reference).
     """
     err = ConsistencyProofError
     _check_hash("first root hash", first_hash, err)
     _check_hash("second root hash", second_hash, err)
     for i, c in enumerate(proof):
         _check_hash(f"consistency proof hash {i}", c, err)
-    if not 0 <= first <= second:
+    if first == 0:
+        raise err(
+            "a consistency proof from size 0 binds nothing (RFC 9162 defines proofs for "
+            f"0 < m < n): got first size 0, second size {second}"
+        )
+    if not 0 < first <= second:
         raise err(f"tree shrinks: expected second size >= {first}, got {second}")
-    if first in (0, second):
+    if first == second:
         if proof:
             raise err(f"consistency proof has wrong size: expected 0, got {len(proof)}")
-        expected_first = EMPTY_ROOT if first == 0 else second_hash
-        if first_hash != expected_first:
-            raise err(
-                f"first root differs: expected {expected_first.hex()}, got {first_hash.hex()}"
-            )
+        if first_hash != second_hash:
+            raise err(f"first root differs: expected {second_hash.hex()}, got {first_hash.hex()}")
         return
+    fr, sr = consistency_roots(first, second, first_hash, proof)
+    if fr != first_hash:
+        raise err(
+            f"consistency proof leads to another first root: expected {first_hash.hex()}, "
+            f"got {fr.hex()}"
+        )
+    if sr != second_hash:
+        raise err(
+            f"consistency proof leads to another second root: expected "
+            f"{second_hash.hex()}, got {sr.hex()}"
+        )
+
+
+def consistency_roots(
+    first: int, second: int, first_hash: bytes, proof: Sequence[bytes]
+) -> tuple[bytes, bytes]:
+    """Steps 1-7 of RFC 9162 2.1.4.2 for ``0 < first < second``: the roots ``(fr, sr)``
+    of the two trees that ``proof`` leads to (``first_hash`` only seeds a power-of-two
+    ``first``). The proof is valid when they equal the two claimed roots.
+    """
+    err = ConsistencyProofError
     shift = (first & -first).bit_length() - 1
     inner = ((first - 1) ^ (second - 1)).bit_length() - shift
     border = ((first - 1) >> (inner + shift)).bit_count()
@@ -183,16 +207,7 @@ def verify_consistency(
         fn, sn = fn >> 1, sn >> 1
     if sn != 0:  # step 7
         raise err("consistency proof is shorter than the path to the root")
-    if fr != first_hash:
-        raise err(
-            f"consistency proof leads to another first root: expected {first_hash.hex()}, "
-            f"got {fr.hex()}"
-        )
-    if sr != second_hash:
-        raise err(
-            f"consistency proof leads to another second root: expected "
-            f"{second_hash.hex()}, got {sr.hex()}"
-        )
+    return fr, sr
 
 
 def _check_hash(name: str, value: object, err: type[ProofError]) -> None:
