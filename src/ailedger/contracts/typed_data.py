@@ -37,6 +37,7 @@ TREE_HEAD_TYPES: TypeFields = {
         {"name": "treeSize", "type": "uint256"},
         {"name": "rootHash", "type": "bytes32"},
         {"name": "timestamp", "type": "uint64"},
+        {"name": "keyEpoch", "type": "uint64"},
     ]
 }
 

@@ -8,6 +8,7 @@ SQLite file who first drops the append-only triggers.
 from __future__ import annotations
 
 import sqlite3
+import time
 
 import pytest
 
@@ -20,8 +21,9 @@ from ailedger.core.log import (
     hash_leaf,
     verify_log,
 )
+from ailedger.core.log.merkle import consistency_proof, mth
 from ailedger.core.log.nodes import CompactRange
-from ailedger.errors import IntegrityError
+from ailedger.errors import IntegrityError, RevertError
 
 RECORDS = [f"decision {i}".encode() for i in range(37)]
 
@@ -182,12 +184,17 @@ def test_forged_unanchored_head_is_reported(path, attacker, anchorer, registry):
     assert caught.value.index == 32
 
 
-def test_fork_anchored_with_the_log_key_is_reported(path, anchorer):
-    fork = TreeHead(anchorer.log_id, 37, b"\x66" * 32, 10**13)
-    anchorer.anchor(anchorer.sign(fork))
-    with pytest.raises(LogTamperedError, match="anchored head of size 37") as caught:
-        _verify(path, anchorer)
-    assert caught.value.index == 32
+def test_fork_signed_with_the_log_key_is_rejected_by_the_registry(path, anchorer, registry):
+    # Before consistency proofs were checked on chain, this fork was anchored and only
+    # `verify_log` noticed later. Record 5 rewritten, the tree recomputed, signed by the
+    # real log key: no consistency proof from the anchored head of size 32 leads to it.
+    forked = [*RECORDS[:5], b"forged decision 5", *RECORDS[6:]]
+    head = TreeHead(anchorer.log_id, 37, mth(forked), int(time.time() * 1000))
+    proof = consistency_proof(32, 37, lambda start, end: mth(forked[start:end]))
+    with pytest.raises(RevertError, match="anchor: consistency proof does not lead to"):
+        anchorer.anchor(anchorer.sign(head), proof)
+    assert anchorer.anchored_size() == 32
+    _verify(path, anchorer)
 
 
 def test_anchor_recorded_for_a_head_the_chain_does_not_have_is_reported(path, attacker, anchorer):

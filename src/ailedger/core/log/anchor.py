@@ -1,13 +1,15 @@
 """Anchoring signed tree heads in the ``AnchorRegistry`` contract, one transaction per head.
 
-The registry accepts a head only with the log signer's EIP-712 signature, only with a
-larger tree size than the last one, and keeps every head, so a verifier reads the
+The registry accepts a head only with the log signer's EIP-712 signature for the current
+key epoch, only with a larger tree size than the last one and a consistency proof from it,
+and keeps every head, so a verifier reads the
 anchored history from the chain alone (:meth:`Anchorer.chain_heads`).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from eth_account.signers.local import LocalAccount
@@ -95,20 +97,41 @@ class Anchorer:
         return cls(registry, log_id, signer=signer, sender=sender or admin)
 
     def sign(self, head: TreeHead) -> SignedTreeHead:
-        """Sign ``head`` with the log key under the registry's EIP-712 domain."""
+        """Sign ``head`` with the log key under the registry's EIP-712 domain, for the
+        registry's current key epoch (whatever epoch ``head`` carried)."""
         if self.signer is None:
             raise InvalidInputError("signer: this anchorer has no log key", field="signer")
+        head = replace(head, key_epoch=self.key_epoch())
         return head.sign(self.signer, self.domain)
 
-    def anchor(self, signed: SignedTreeHead) -> Anchor:
-        """Anchor ``signed`` with one ``AnchorRegistry.anchor`` transaction."""
+    def key_epoch(self) -> int:
+        """The registry's signer rotation count for this log (heads are signed for it)."""
+        return self.registry.key_epoch(self.log_id)
+
+    def anchored_size(self) -> int:
+        """The tree size of the latest head anchored for this log (0 if none)."""
+        count = self.registry.head_count(self.log_id)
+        return self.registry.head_at(self.log_id, count - 1)[1] if count else 0
+
+    def anchor(self, signed: SignedTreeHead, consistency_proof: Sequence[bytes] = ()) -> Anchor:
+        """Anchor ``signed`` with one ``AnchorRegistry.anchor`` transaction.
+
+        ``consistency_proof`` is RFC 9162 ``PROOF(anchored_size(), D[tree_size])``; the
+        registry verifies it (the first head of a log takes none).
+        """
         if self.sender is None:
             raise InvalidInputError(
                 "sender: this anchorer has no account to pay gas", field="sender"
             )
         h = signed.head
         receipt = self.registry.anchor(
-            h.log_id, h.tree_size, h.root_hash, h.timestamp, signed.signature, sender=self.sender
+            h.log_id,
+            h.tree_size,
+            h.root_hash,
+            h.timestamp,
+            signed.signature,
+            list(consistency_proof),
+            sender=self.sender,
         )
         events = self.registry.decode_logs(receipt, "Anchored")
         if not events:

@@ -3,8 +3,10 @@
 A :class:`TreeHead` is signed with EIP-712 in exactly the form ``AnchorRegistry``
 checks on chain, under the domain ("AILedger AnchorRegistry", "1", chainId,
 registry address) with the type
-``TreeHead(bytes32 logId,uint256 treeSize,bytes32 rootHash,uint64 timestamp)``,
-so one signature serves the operator's store, the chain and a stranger's check.
+``TreeHead(bytes32 logId,uint256 treeSize,bytes32 rootHash,uint64 timestamp,uint64 keyEpoch)``,
+so one signature serves the operator's store, the chain and a stranger's check. The key
+epoch is the registry's count of signer rotations when the head was signed: a head signed
+before a rotation never becomes valid again, even if its signer returns.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from ailedger.core.log.merkle import HASH_SIZE
 from ailedger.errors import InvalidInputError
 
 _UINT64_MAX = 2**64 - 1
+MAX_TREE_SIZE = _UINT64_MAX  # AnchorRegistry.MAX_TREE_SIZE
 
 # The domain and type live with the contracts (one definition for every signer).
 registry_domain = anchor_registry_domain
@@ -27,18 +30,21 @@ registry_domain = anchor_registry_domain
 
 @dataclass(frozen=True)
 class TreeHead:
-    """The root hash of a log's first ``tree_size`` records at ``timestamp`` (ms since epoch)."""
+    """The root hash of a log's first ``tree_size`` records at ``timestamp`` (ms since epoch),
+    signed for the registry's signer ``key_epoch``."""
 
     log_id: bytes
     tree_size: int
     root_hash: bytes
     timestamp: int
+    key_epoch: int = 0
 
     def __post_init__(self) -> None:
         _check_bytes32("log_id", self.log_id)
         _check_bytes32("root_hash", self.root_hash)
-        _check_int("tree_size", self.tree_size, 2**256 - 1)
+        _check_int("tree_size", self.tree_size, MAX_TREE_SIZE)
         _check_int("timestamp", self.timestamp, _UINT64_MAX)
+        _check_int("key_epoch", self.key_epoch, _UINT64_MAX)
 
     def message(self) -> dict[str, Any]:
         """The EIP-712 ``TreeHead`` message."""
@@ -47,6 +53,7 @@ class TreeHead:
             "treeSize": self.tree_size,
             "rootHash": self.root_hash,
             "timestamp": self.timestamp,
+            "keyEpoch": self.key_epoch,
         }
 
     def sign(self, account: LocalAccount, domain: Domain) -> SignedTreeHead:
@@ -60,6 +67,7 @@ class TreeHead:
             "tree_size": self.tree_size,
             "root_hash": "0x" + self.root_hash.hex(),
             "timestamp": self.timestamp,
+            "key_epoch": self.key_epoch,
         }
 
     @classmethod
@@ -69,6 +77,8 @@ class TreeHead:
             tree_size=_field(data, "tree_size"),
             root_hash=_hex_field(data, "root_hash"),
             timestamp=_field(data, "timestamp"),
+            # Heads stored before key epochs existed were signed for epoch 0.
+            key_epoch=data.get("key_epoch", 0) if isinstance(data, dict) else 0,
         )
 
 

@@ -225,7 +225,9 @@ class TransparencyLog:
             for signed in self.store.heads():
                 if signed.head.tree_size in anchored:
                     continue
-                anchor = anchorer.find_anchor(signed.head) or anchorer.anchor(signed)
+                anchor = anchorer.find_anchor(signed.head) or anchorer.anchor(
+                    signed, self._proof_from_anchored(anchorer, signed.head.tree_size)
+                )
                 self.store.add_anchor(anchor)
                 done.append(anchor)
             return done
@@ -235,6 +237,11 @@ class TransparencyLog:
         self.store.close()
 
     # Internals.
+    def _proof_from_anchored(self, anchorer: Anchorer, tree_size: int) -> list[bytes]:
+        """The consistency proof the registry checks: from its latest head to ``tree_size``."""
+        anchored = anchorer.anchored_size()
+        return self._subtree_hashes(merkle.proof_ranges(anchored, tree_size)) if anchored else []
+
     def _bind_log_id(self, log_id: bytes) -> None:
         stored = self.store.get_meta(_LOG_ID_KEY)
         if stored is None:
