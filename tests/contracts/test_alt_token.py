@@ -5,6 +5,8 @@ from __future__ import annotations
 import boa
 import pytest
 from eth_account.signers.local import LocalAccount
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from ailedger.contracts.typed_data import PERMIT_TYPES, alt_token_domain
 from ailedger.core.identity import sign_typed
@@ -293,6 +295,31 @@ def test_renounce_ownership_leaves_no_owner_and_removes_minter(token, deployer):
     token.renounce_ownership(sender=deployer)
     assert token.owner() == ZERO
     assert not token.is_minter(deployer)
+
+
+def test_minter_cannot_mint_after_the_owner_renounces_ownership(token, deployer, alice, bob):
+    # Exploit (issue 9 item 11): snekmate's renounce_ownership removes only the owner's
+    # minter role; other minters kept minting with nobody left to revoke them.
+    token.set_minter(alice.address, True, sender=deployer)
+    token.renounce_ownership(sender=deployer)
+    with boa.reverts("ALT: minting ended when ownership was renounced"):
+        token.mint(bob.address, 1, sender=alice.address)
+    assert token.totalSupply() == 0
+
+
+@settings(
+    max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(minters=st.lists(st.integers(1, 2**64), min_size=1, max_size=4, unique=True))
+def test_no_minter_mints_once_nobody_owns_the_token(token, deployer, minters):
+    with boa.env.anchor():
+        accounts = [boa.env.generate_address(f"minter {m}") for m in minters]
+        for account in accounts:
+            token.set_minter(account, True, sender=deployer)
+        token.renounce_ownership(sender=deployer)
+        for account in accounts:
+            with boa.reverts("ALT: minting ended when ownership was renounced"):
+                token.mint(account, 1, sender=account)
 
 
 # --- permit (EIP-2612) ------------------------------------------------------------------------

@@ -7,15 +7,32 @@ import pytest
 from eth_abi import encode
 from eth_account.signers.local import LocalAccount
 from eth_utils import keccak
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from ailedger.contracts.typed_data import TREE_HEAD_TYPES, anchor_registry_domain
 from ailedger.core.identity import sign_typed
+from ailedger.core.log.merkle import consistency_proof, consistency_roots, mth
+from tests.core.identity.test_eip712 import malleate
 
 ZERO = "0x0000000000000000000000000000000000000000"
 LOG_NAME = b"decisions".ljust(32, b"\0")
 ROOT_1 = keccak(b"root 1")
 ROOT_2 = keccak(b"root 2")
-T0 = 1_700_000_000
+T0 = 1_700_000_000_000  # ms, before the chain's clock
+LEAVES = [f"record {i}".encode() for i in range(64)]
+
+
+def root(size: int) -> bytes:
+    """MTH of the first ``size`` LEAVES: the real tree every test log grows."""
+    return mth(LEAVES[:size])
+
+
+def proof(old: int, new: int) -> list[bytes]:
+    """PROOF(old, D[new]) over LEAVES."""
+    return consistency_proof(
+        old, new, lambda start, end: root(end) if start == 0 else mth(LEAVES[start:end])
+    )
 
 
 @pytest.fixture
@@ -38,8 +55,16 @@ def log_id(registry, admin, alice) -> bytes:
 def sign(registry, chain_id):
     """Sign a tree head for ``registry`` as the EIP-712 TreeHead struct."""
 
-    def _sign(signer: LocalAccount, log_id: bytes, size: int, root: bytes, ts: int) -> bytes:
-        message = {"logId": log_id, "treeSize": size, "rootHash": root, "timestamp": ts}
+    def _sign(
+        signer: LocalAccount, log_id: bytes, size: int, root: bytes, ts: int, epoch: int = 0
+    ) -> bytes:
+        message = {
+            "logId": log_id,
+            "treeSize": size,
+            "rootHash": root,
+            "timestamp": ts,
+            "keyEpoch": epoch,
+        }
         domain = anchor_registry_domain(chain_id, registry.address)
         return sign_typed(signer, domain, "TreeHead", TREE_HEAD_TYPES, message)
 
@@ -48,12 +73,30 @@ def sign(registry, chain_id):
 
 @pytest.fixture
 def anchor(registry, sign, alice):
-    """Anchor a head signed by alice, submitted by an unrelated relayer."""
+    """Anchor a head of the LEAVES tree signed by alice, submitted by an unrelated relayer.
+
+    The root defaults to the real tree's, the proof to the real one from the latest head.
+    """
     relayer = boa.env.generate_address("relayer")
 
-    def _anchor(log_id: bytes, size: int, root: bytes, ts: int, signer: LocalAccount = alice):
-        signature = sign(signer, log_id, size, root, ts)
-        return registry.anchor(log_id, size, root, ts, signature, sender=relayer)
+    def _anchor(
+        log_id: bytes,
+        size: int,
+        ts: int = T0,
+        *,
+        signer: LocalAccount = alice,
+        head_root: bytes | None = None,
+        head_proof: list[bytes] | None = None,
+        epoch: int | None = None,
+    ):
+        head_root = root(size) if head_root is None else head_root
+        if head_proof is None:
+            count = registry.head_count(log_id)
+            latest = registry.latest_head(log_id)[1] if count else 0
+            head_proof = proof(latest, size) if latest else []
+        epoch = registry.key_epoch(log_id) if epoch is None else epoch
+        signature = sign(signer, log_id, size, head_root, ts, epoch)
+        return registry.anchor(log_id, size, head_root, ts, signature, head_proof, sender=relayer)
 
     return _anchor
 
@@ -128,6 +171,14 @@ def test_admin_changes_signer_with_event(registry, admin, alice, bob, log_id):
     assert registry.log_signer(log_id) == bob.address
 
 
+def test_each_rotation_starts_a_new_key_epoch(registry, admin, bob, alice, log_id):
+    assert registry.key_epoch(log_id) == 0
+    registry.set_signer(log_id, bob.address, sender=admin)
+    registry.set_signer(log_id, alice.address, sender=admin)
+    assert registry.key_epoch(log_id) == 2
+    assert registry.log_signer(log_id) == alice.address
+
+
 def test_set_signer_by_non_admin_reverts(registry, alice, bob, log_id):
     with boa.reverts("set_signer: caller is not the log admin"):
         registry.set_signer(log_id, bob.address, sender=alice.address)
@@ -147,123 +198,255 @@ def test_set_signer_of_unknown_log_reverts(registry, admin, bob):
 def test_old_signer_cannot_anchor_after_rotation(registry, admin, bob, log_id, anchor):
     registry.set_signer(log_id, bob.address, sender=admin)
     with boa.reverts("anchor: signature is not the log signer's"):
-        anchor(log_id, 1, ROOT_1, T0)
-    anchor(log_id, 1, ROOT_1, T0, signer=bob)
+        anchor(log_id, 1)
+    anchor(log_id, 1, signer=bob)
     assert registry.head_count(log_id) == 1
+
+
+def test_head_signed_before_a_rotation_stays_invalid_when_its_signer_returns(
+    registry, admin, alice, bob, log_id, sign
+):
+    # Exploit (issue 9 item 11): alice signs a head that is never submitted; the admin
+    # rotates to bob and back to alice. Without key epochs that old head became valid again.
+    stale = sign(alice, log_id, 1, root(1), T0, 0)
+    registry.set_signer(log_id, bob.address, sender=admin)
+    registry.set_signer(log_id, alice.address, sender=admin)
+    with boa.reverts("anchor: signature is not the log signer's"):
+        registry.anchor(log_id, 1, root(1), T0, stale, [], sender=bob.address)
+    fresh = sign(alice, log_id, 1, root(1), T0, 2)
+    registry.anchor(log_id, 1, root(1), T0, fresh, [], sender=bob.address)
 
 
 # --- anchoring --------------------------------------------------------------------------------
 
 
 def test_anchor_stores_head_and_returns_its_index(registry, log_id, anchor):
-    assert anchor(log_id, 10, ROOT_1, T0) == 0
-    index, size, root, timestamp, block_number = _head(registry.latest_head(log_id))
-    assert (index, size, root, timestamp) == (0, 10, ROOT_1, T0)
+    assert anchor(log_id, 10) == 0
+    index, size, head_root, timestamp, block_number = _head(registry.latest_head(log_id))
+    assert (index, size, head_root, timestamp) == (0, 10, root(10), T0)
     assert block_number == boa.env.evm.patch.block_number
 
 
-def test_extreme_timestamp_and_block_number_are_stored_exactly(registry, log_id, anchor):
+def test_largest_timestamp_and_block_number_are_stored_exactly(registry, log_id, anchor):
     boa.env.evm.patch.block_number = 2**40 + 5
-    anchor(log_id, 2**255, ROOT_1, 2**64 - 1)
+    latest_allowed = boa.env.evm.patch.timestamp * 1000 + registry.MAX_CLOCK_SKEW_MS()
+    anchor(log_id, 2**32, latest_allowed, head_root=ROOT_1)
     _, size, _, timestamp, block_number = _head(registry.latest_head(log_id))
-    assert (size, timestamp, block_number) == (2**255, 2**64 - 1, 2**40 + 5)
+    assert (size, timestamp, block_number) == (2**32, latest_allowed, 2**40 + 5)
 
 
 def test_anchor_emits_anchored(registry, log_id, anchor):
-    anchor(log_id, 10, ROOT_1, T0)
+    anchor(log_id, 10)
     (event,) = registry.get_logs()
     assert type(event).__name__ == "Anchored"
     assert (event.log_id, event.index, event.tree_size, event.root_hash, event.timestamp) == (
         log_id,
         0,
         10,
-        ROOT_1,
+        root(10),
         T0,
     )
 
 
 def test_heads_accumulate_and_past_heads_stay_readable(registry, log_id, anchor):
-    anchor(log_id, 10, ROOT_1, T0)
-    anchor(log_id, 25, ROOT_2, T0 + 60)
+    anchor(log_id, 10)
+    anchor(log_id, 25, T0 + 60)
     assert registry.head_count(log_id) == 2
-    assert _head(registry.head_at(log_id, 0))[:4] == (0, 10, ROOT_1, T0)
-    assert _head(registry.head_at(log_id, 1))[:4] == (1, 25, ROOT_2, T0 + 60)
-    assert _head(registry.latest_head(log_id))[:4] == (1, 25, ROOT_2, T0 + 60)
+    assert _head(registry.head_at(log_id, 0))[:4] == (0, 10, root(10), T0)
+    assert _head(registry.head_at(log_id, 1))[:4] == (1, 25, root(25), T0 + 60)
+    assert _head(registry.latest_head(log_id))[:4] == (1, 25, root(25), T0 + 60)
 
 
 def test_equal_timestamps_are_allowed(registry, log_id, anchor):
-    anchor(log_id, 10, ROOT_1, T0)
-    anchor(log_id, 11, ROOT_2, T0)
+    anchor(log_id, 10)
+    anchor(log_id, 11)
     assert registry.head_count(log_id) == 2
 
 
 def test_anchor_with_shrinking_tree_size_reverts(registry, log_id, anchor):
-    anchor(log_id, 10, ROOT_1, T0)
+    anchor(log_id, 10)
     with boa.reverts("anchor: tree size must grow"):
-        anchor(log_id, 9, ROOT_2, T0 + 1)
+        anchor(log_id, 9, T0 + 1, head_proof=[])
     assert registry.head_count(log_id) == 1
 
 
 def test_anchor_with_equal_tree_size_reverts(registry, log_id, anchor):
-    anchor(log_id, 10, ROOT_1, T0)
+    anchor(log_id, 10)
     with boa.reverts("anchor: tree size must grow"):
-        anchor(log_id, 10, ROOT_2, T0 + 1)
+        anchor(log_id, 10, T0 + 1, head_proof=[])
     assert registry.head_count(log_id) == 1
 
 
 def test_first_anchor_of_an_empty_tree_reverts(registry, log_id, anchor):
     with boa.reverts("anchor: tree size must grow"):
-        anchor(log_id, 0, ROOT_1, T0)
+        anchor(log_id, 0, head_root=ROOT_1)
+
+
+def test_first_anchor_with_a_proof_reverts(registry, log_id, anchor):
+    with boa.reverts("anchor: the first head takes no consistency proof"):
+        anchor(log_id, 10, head_proof=[ROOT_1])
 
 
 def test_anchor_with_earlier_timestamp_reverts(registry, log_id, anchor):
-    anchor(log_id, 10, ROOT_1, T0)
+    anchor(log_id, 10)
     with boa.reverts("anchor: timestamp must not decrease"):
-        anchor(log_id, 11, ROOT_2, T0 - 1)
+        anchor(log_id, 11, T0 - 1)
     assert registry.head_count(log_id) == 1
+
+
+# --- bounds: one head must not freeze a log (issue 9 item 11) ---------------------------------
+
+
+def test_head_of_size_two_to_the_256_minus_one_is_refused_and_the_log_goes_on(
+    registry, log_id, anchor
+):
+    # Exploit: before the bounds, this head was anchored and no later head could grow past it.
+    with boa.reverts("anchor: tree grows by more than 2**32"):
+        anchor(log_id, 2**256 - 1, head_root=ROOT_1)
+    anchor(log_id, 10)
+    assert registry.head_count(log_id) == 1
+
+
+def test_tree_growing_by_more_than_two_to_the_32_reverts(registry, log_id, anchor):
+    anchor(log_id, 10)
+    with boa.reverts("anchor: tree grows by more than 2**32"):
+        anchor(log_id, 10 + 2**32 + 1, head_root=ROOT_2, head_proof=[ROOT_1])
+
+
+def test_timestamp_ahead_of_the_chain_clock_reverts(registry, log_id, anchor):
+    # Exploit: a head stamped 2**64 - 1 ms made every later head "decrease" in time.
+    with boa.reverts("anchor: timestamp is ahead of the chain's clock"):
+        anchor(log_id, 10, 2**64 - 1)
+    too_late = boa.env.evm.patch.timestamp * 1000 + registry.MAX_CLOCK_SKEW_MS() + 1
+    with boa.reverts("anchor: timestamp is ahead of the chain's clock"):
+        anchor(log_id, 10, too_late)
+    anchor(log_id, 10)
+
+
+# --- consistency proofs on chain --------------------------------------------------------------
+
+
+def test_fork_of_the_anchored_prefix_reverts(registry, log_id, anchor):
+    anchor(log_id, 6)
+    forked = [*LEAVES[:3], b"rewritten record 3", *LEAVES[4:13]]
+    fork_proof = consistency_proof(6, 13, lambda start, end: mth(forked[start:end]))
+    with boa.reverts("anchor: consistency proof does not lead to the anchored root"):
+        anchor(log_id, 13, head_root=mth(forked), head_proof=fork_proof)
+    assert registry.head_count(log_id) == 1
+
+
+def test_root_that_does_not_extend_the_anchored_tree_reverts(registry, log_id, anchor):
+    anchor(log_id, 8)
+    with boa.reverts("anchor: consistency proof does not lead to the new root"):
+        anchor(log_id, 13, head_root=ROOT_2)
+
+
+def test_empty_proof_after_the_first_head_reverts(registry, log_id, anchor):
+    anchor(log_id, 6)
+    with boa.reverts("anchor: consistency proof is empty"):
+        anchor(log_id, 13, head_proof=[])
+
+
+def test_truncated_proof_reverts(registry, log_id, anchor):
+    anchor(log_id, 6)
+    with boa.reverts("anchor: consistency proof is shorter than the path to the root"):
+        anchor(log_id, 13, head_proof=proof(6, 13)[:-1])
+
+
+def test_overlong_proof_reverts(registry, log_id, anchor):
+    anchor(log_id, 6)
+    with boa.reverts("anchor: consistency proof is longer than the path to the root"):
+        anchor(log_id, 13, head_proof=[*proof(6, 13), ROOT_1])
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(st.data())
+def test_contract_accepts_exactly_the_proofs_the_rfc_verifier_accepts(
+    registry, log_id, anchor, data
+):
+    # Property: real proofs between any two sizes anchor; a proof with one flipped bit
+    # never does (as with merkle.verify_consistency off chain).
+    with boa.env.anchor():
+        old = data.draw(st.integers(1, 62))
+        new = data.draw(st.integers(old + 1, 64))
+        anchor(log_id, old)
+        good = proof(old, new)
+        i = data.draw(st.integers(0, len(good) - 1))
+        bit = data.draw(st.integers(0, 255))
+        bad = list(good)
+        bad[i] = (int.from_bytes(bad[i], "big") ^ (1 << bit)).to_bytes(32, "big")
+        with boa.reverts():
+            anchor(log_id, new, head_proof=bad)
+        anchor(log_id, new, head_proof=good)
+        assert registry.latest_head(log_id)[2] == root(new)
+
+
+def test_proof_from_made_up_subtrees_anchors_a_valid_extension(registry, log_id, anchor):
+    # The registry checks the proof, not the records: made-up subtree hashes that lead to
+    # the anchored root extend it (how the gas benchmark grows huge trees).
+    made_up = [keccak(bytes([i])) for i in range(8)]
+    old_root, new_root = consistency_roots(6, 13, b"\0" * 32, made_up[:4])
+    anchor(log_id, 6, head_root=old_root)
+    anchor(log_id, 13, head_root=new_root, head_proof=made_up[:4])
+
+
+# --- signatures -------------------------------------------------------------------------------
 
 
 def test_anchor_signed_by_another_key_reverts(registry, log_id, anchor, mallory):
     with boa.reverts("anchor: signature is not the log signer's"):
-        anchor(log_id, 10, ROOT_1, T0, signer=mallory)
+        anchor(log_id, 10, signer=mallory)
     assert registry.head_count(log_id) == 0
+
+
+def test_signature_for_another_key_epoch_reverts(registry, log_id, anchor):
+    with boa.reverts("anchor: signature is not the log signer's"):
+        anchor(log_id, 10, epoch=1)
 
 
 def test_signature_over_other_values_does_not_authorise_a_head(registry, log_id, sign, alice):
     signature = sign(alice, log_id, 10, ROOT_1, T0)
     with boa.reverts("anchor: signature is not the log signer's"):
-        registry.anchor(log_id, 10, ROOT_2, T0, signature, sender=alice.address)
+        registry.anchor(log_id, 10, ROOT_2, T0, signature, [], sender=alice.address)
     with boa.reverts("anchor: signature is not the log signer's"):
-        registry.anchor(log_id, 11, ROOT_1, T0, signature, sender=alice.address)
+        registry.anchor(log_id, 11, ROOT_1, T0, signature, [], sender=alice.address)
 
 
 def test_signature_for_another_registry_is_rejected(registry, log_id, deploy, chain_id, alice):
     other = deploy("AnchorRegistry")
     domain = anchor_registry_domain(chain_id, other.address)
-    message = {"logId": log_id, "treeSize": 10, "rootHash": ROOT_1, "timestamp": T0}
+    message = {"logId": log_id, "treeSize": 10, "rootHash": ROOT_1, "timestamp": T0, "keyEpoch": 0}
     signature = sign_typed(alice, domain, "TreeHead", TREE_HEAD_TYPES, message)
     with boa.reverts("anchor: signature is not the log signer's"):
-        registry.anchor(log_id, 10, ROOT_1, T0, signature, sender=alice.address)
+        registry.anchor(log_id, 10, ROOT_1, T0, signature, [], sender=alice.address)
 
 
 def test_malformed_signature_reverts(registry, log_id, sign, alice):
     signature = bytearray(sign(alice, log_id, 10, ROOT_1, T0))
     signature[64] = 5  # v must be 27 or 28
     with boa.reverts("ecdsa: invalid signature"):
-        registry.anchor(log_id, 10, ROOT_1, T0, bytes(signature), sender=alice.address)
+        registry.anchor(log_id, 10, ROOT_1, T0, bytes(signature), [], sender=alice.address)
+
+
+def test_high_s_signature_reverts_as_off_chain(registry, log_id, sign, alice):
+    high_s = malleate(sign(alice, log_id, 10, ROOT_1, T0))
+    with boa.reverts("ecdsa: invalid signature `s` value"):
+        registry.anchor(log_id, 10, ROOT_1, T0, high_s, [], sender=alice.address)
 
 
 def test_truncated_signature_reverts(registry, log_id, sign, alice):
     signature = sign(alice, log_id, 10, ROOT_1, T0)[:40]
     with boa.reverts("anchor: signature is not the log signer's"):
-        registry.anchor(log_id, 10, ROOT_1, T0, signature, sender=alice.address)
+        registry.anchor(log_id, 10, ROOT_1, T0, signature, [], sender=alice.address)
 
 
 def test_anchor_to_unknown_log_reverts(registry, sign, alice):
     unknown = keccak(b"unknown")
     signature = sign(alice, unknown, 10, ROOT_1, T0)
     with boa.reverts("anchor: unknown log"):
-        registry.anchor(unknown, 10, ROOT_1, T0, signature, sender=alice.address)
+        registry.anchor(unknown, 10, ROOT_1, T0, signature, [], sender=alice.address)
 
 
 def test_latest_head_of_log_without_heads_reverts(registry, log_id):
@@ -272,7 +455,7 @@ def test_latest_head_of_log_without_heads_reverts(registry, log_id):
 
 
 def test_head_at_past_the_end_reverts(registry, log_id, anchor):
-    anchor(log_id, 10, ROOT_1, T0)
+    anchor(log_id, 10)
     with boa.reverts("head_at: index out of range"):
         registry.head_at(log_id, 1)
 

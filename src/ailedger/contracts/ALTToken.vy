@@ -8,7 +8,9 @@
         from snekmate's audited `erc20` module; this file only fixes
         the token's identity and wires the modules together.
         The deployer becomes `owner` and the first minter; the owner
-        grants and revokes further minters with `set_minter`.
+        grants and revokes further minters with `set_minter`. Once
+        ownership is renounced nobody can revoke a minter, so minting
+        ends for every minter (snekmate only drops the owner's role).
 """
 
 from ethereum.ercs import IERC20
@@ -29,9 +31,31 @@ initializes: ownable
 from snekmate.tokens import erc20
 initializes: erc20[ownable := ownable]
 
-# Every external function of the module: ERC-20, permit, minting,
-# burning, ownership and EIP-5267 `eip712Domain`.
-exports: erc20.__interface__
+# Every external function of the module (ERC-20, permit, burning, minter
+# role, ownership and EIP-5267 `eip712Domain`) except `mint`, which is
+# wrapped below so that minting ends when ownership is renounced.
+exports: (
+    erc20.name,
+    erc20.symbol,
+    erc20.decimals,
+    erc20.balanceOf,
+    erc20.allowance,
+    erc20.totalSupply,
+    erc20.is_minter,
+    erc20.nonces,
+    erc20.owner,
+    erc20.eip712Domain,
+    erc20.transfer,
+    erc20.approve,
+    erc20.transferFrom,
+    erc20.burn,
+    erc20.burn_from,
+    erc20.set_minter,
+    erc20.permit,
+    erc20.DOMAIN_SEPARATOR,
+    erc20.transfer_ownership,
+    erc20.renounce_ownership,
+)
 
 
 # The token's identity is fixed so that deployment needs no arguments
@@ -84,3 +108,16 @@ def decrease_allowance(spender: address, subtracted_amount: uint256) -> bool:
     assert subtracted_amount <= current, "ALT: decreased allowance below zero"
     erc20._approve(msg.sender, spender, current - subtracted_amount)
     return True
+
+
+@external
+def mint(owner: address, amount: uint256):
+    """
+    @dev Creates `amount` tokens for `owner`; minters only, and only while
+         the token has an owner who can still revoke minters.
+    @param owner The 20-byte recipient address (not zero).
+    @param amount The 32-byte token amount to create.
+    """
+    assert ownable.owner != empty(address), "ALT: minting ended when ownership was renounced"
+    assert erc20.is_minter[msg.sender], "erc20: access is denied"
+    erc20._mint(owner, amount)
