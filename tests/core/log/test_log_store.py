@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sqlite3
+
 import pytest
 
 from ailedger.core.log import Anchor, SignedTreeHead, SqliteStore, TreeHead
@@ -143,3 +145,23 @@ def test_truncated_sqlite_log_is_an_integrity_error_naming_the_file(tmp_path):
         list(store.scan())
     assert str(path) in caught.value.message
     assert caught.value.field == "database"
+
+
+def test_store_made_before_key_epochs_opens_with_its_heads_at_epoch_zero(tmp_path):
+    path = tmp_path / "old.sqlite3"
+    conn = sqlite3.connect(path)
+    conn.executescript(
+        "CREATE TABLE tree_heads (tree_size INTEGER PRIMARY KEY, log_id BLOB NOT NULL, "
+        "root_hash BLOB NOT NULL, timestamp_ms INTEGER NOT NULL, signature BLOB NOT NULL);"
+    )
+    conn.execute(
+        "INSERT INTO tree_heads VALUES (1, ?, ?, 5, ?)", (b"\1" * 32, b"\2" * 32, b"\3" * 65)
+    )
+    conn.commit()
+    conn.close()
+    store = SqliteStore(path)
+    (signed,) = store.heads()
+    assert (signed.head.tree_size, signed.head.key_epoch) == (1, 0)
+    store.add_head(SignedTreeHead(TreeHead(b"\1" * 32, 2, b"\2" * 32, 6, 3), b"\3" * 65))
+    assert store.heads()[1].head.key_epoch == 3
+    store.close()

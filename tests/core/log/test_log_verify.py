@@ -13,6 +13,7 @@ import time
 import pytest
 
 from ailedger.core.log import (
+    Anchorer,
     BatchPolicy,
     LogTamperedError,
     SqliteStore,
@@ -179,7 +180,9 @@ def test_forged_unanchored_head_is_reported(path, attacker, anchorer, registry):
     head = TreeHead(anchorer.log_id, 37, TransparencyLog(store).root(), 10**13)
     store.add_head(head.sign(registry.other, anchorer.domain))
     store.close()
-    with pytest.raises(LogTamperedError, match="signed head of size 37 is forged") as caught:
+    with pytest.raises(
+        LogTamperedError, match="signed head of size 37 is forged or corrupted"
+    ) as caught:
         _verify(path, anchorer)
     assert caught.value.index == 32
 
@@ -220,3 +223,40 @@ def test_log_over_a_damaged_store_still_opens_for_verification(path, attacker):
     with pytest.raises(IntegrityError, match=r"stored tree node .* of record 35 is missing"):
         log.root()
     log.close()
+
+
+def test_corrupted_signature_of_an_anchored_stored_head_is_caught(path, attacker, anchorer):
+    # Before: only size and root of anchored heads were compared, so this passed and every
+    # proof bundle built from the head afterwards failed.
+    (signature,) = attacker.execute(
+        "SELECT signature FROM tree_heads WHERE tree_size = 20"
+    ).fetchone()
+    flipped = signature[:10] + bytes([signature[10] ^ 1]) + signature[11:]
+    attacker.execute("UPDATE tree_heads SET signature = ? WHERE tree_size = 20", (flipped,))
+    with pytest.raises(LogTamperedError, match="head of size 20 is forged or corrupted") as caught:
+        _verify(path, anchorer)
+    assert caught.value.index == 0
+
+
+def test_stored_head_timestamp_off_by_one_ms_is_caught(path, attacker, anchorer):
+    attacker.execute("UPDATE tree_heads SET timestamp_ms = timestamp_ms + 1 WHERE tree_size = 32")
+    with pytest.raises(LogTamperedError, match=r"its timestamp is \d+ ms, the anchored head's"):
+        _verify(path, anchorer)
+
+
+def test_stored_anchor_naming_another_block_is_caught(path, attacker, anchorer):
+    attacker.execute("UPDATE anchors SET block_number = block_number + 1 WHERE tree_size = 20")
+    with pytest.raises(LogTamperedError, match="stored anchor of size 20 names registry head"):
+        _verify(path, anchorer)
+
+
+def test_log_keeps_verifying_and_anchoring_across_a_signer_rotation(path, anchorer, registry):
+    registry.contract.set_signer(anchorer.log_id, registry.other.address, sender=registry.admin)
+    rotated = Anchorer(
+        anchorer.registry, anchorer.log_id, signer=registry.other, sender=registry.admin
+    )
+    log = TransparencyLog(SqliteStore(path), anchorer=rotated, policy=BatchPolicy(1000))
+    assert log.close_batch().head.key_epoch == 1
+    log.close()
+    report = _verify(path, rotated)
+    assert (report.chain_heads, report.anchored_size) == (3, 37)

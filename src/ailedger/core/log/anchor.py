@@ -170,9 +170,29 @@ class Anchorer:
         against this rather than the current :meth:`log_signer`. Raises
         :class:`NotFoundError` when the log was not registered by then.
         """
-        if isinstance(block_number, bool) or not isinstance(block_number, int) or block_number < 0:
+        return self.key_at(block_number)[0]
+
+    def key_at(self, block_number: int) -> tuple[str, int]:
+        """``(signer, key epoch)`` in force at the end of block ``block_number``."""
+        changes = self.signer_changes(block_number)
+        if not changes:
+            raise NotFoundError(
+                f"log 0x{self.log_id.hex()} is not registered in the registry at "
+                f"{self.registry.address} as of block {block_number}",
+                field="log_id",
+            )
+        # A rotation in the anchoring block itself counts as before the anchor; the
+        # registry checked the signature then anyway. Epoch n is the n-th rotation.
+        return changes[-1][2], len(changes) - 1
+
+    def signer_changes(self, to_block: int | None = None) -> list[tuple[int, int, str]]:
+        """``(block, log index, new signer)`` of the registration and every rotation up to
+        ``to_block`` (default: all), in chain order: entry ``n`` starts key epoch ``n``."""
+        if to_block is not None and (
+            isinstance(to_block, bool) or not isinstance(to_block, int) or to_block < 0
+        ):
             raise InvalidInputError(
-                f"block_number: expected a non-negative integer, got {block_number!r}",
+                f"block_number: expected a non-negative integer, got {to_block!r}",
                 field="block_number",
             )
         changes = []
@@ -181,21 +201,13 @@ class Anchorer:
             (_SIGNER_CHANGED_TOPIC, "SignerChanged", "new_signer"),
         ):
             logs = self.chain.get_logs(
-                address=self.registry.address, topics=[topic, self.log_id], to_block=block_number
+                address=self.registry.address, topics=[topic, self.log_id], to_block=to_block
             )
             changes += [
                 (e.log.block_number, e.log.log_index, e.args[field])
                 for e in self.registry.decode_logs(logs, event)
             ]
-        if not changes:
-            raise NotFoundError(
-                f"log 0x{self.log_id.hex()} is not registered in the registry at "
-                f"{self.registry.address} as of block {block_number}",
-                field="log_id",
-            )
-        # Events sort by (block, position in block). A rotation in the anchoring block
-        # itself counts as before the anchor; the registry checked the signature then anyway.
-        return max(changes)[2]
+        return sorted(changes)
 
     def _anchor_of(self, index: int, tree_size: int, tx_hash: bytes, block: int) -> Anchor:
         return Anchor(tree_size, self.chain.chain_id, self.registry.address, index, tx_hash, block)

@@ -29,7 +29,7 @@ CREATE TABLE IF NOT EXISTS records (
     idx {int} PRIMARY KEY, entry {blob} NOT NULL, nodes {blob} NOT NULL);
 CREATE TABLE IF NOT EXISTS tree_heads (
     tree_size {int} PRIMARY KEY, log_id {blob} NOT NULL, root_hash {blob} NOT NULL,
-    timestamp_ms {int} NOT NULL, signature {blob} NOT NULL);
+    timestamp_ms {int} NOT NULL, signature {blob} NOT NULL, key_epoch {int} NOT NULL DEFAULT 0);
 CREATE TABLE IF NOT EXISTS anchors (
     tree_size {int} PRIMARY KEY REFERENCES tree_heads (tree_size), chain_id {int} NOT NULL,
     registry TEXT NOT NULL, head_index {int} NOT NULL, tx_hash {blob} NOT NULL,
@@ -80,7 +80,14 @@ class _SqlStore(LogStore):
 
     def __init__(self) -> None:
         self._lock = threading.RLock()
+        self._add_key_epoch_column()
         self._size = self._query_one("SELECT COALESCE(MAX(idx) + 1, 0) FROM records")[0]
+
+    def _add_key_epoch_column(self) -> None:
+        """Stores made before key epochs lack the column; all their heads were epoch 0."""
+        columns = {c[0] for c in self._execute("SELECT * FROM tree_heads LIMIT 0").description}
+        if "key_epoch" not in columns:
+            self._execute("ALTER TABLE tree_heads ADD COLUMN key_epoch BIGINT NOT NULL DEFAULT 0")
 
     # Driver specifics.
     def _execute(self, sql: str, params: Sequence[Any] = ()) -> Any:
@@ -157,20 +164,20 @@ class _SqlStore(LogStore):
     def add_head(self, head: SignedTreeHead) -> None:
         h = head.head
         self._insert(
-            "INSERT INTO tree_heads (tree_size, log_id, root_hash, timestamp_ms, signature) "
-            "VALUES (?, ?, ?, ?, ?)",
-            (h.tree_size, h.log_id, h.root_hash, h.timestamp, head.signature),
+            "INSERT INTO tree_heads (tree_size, log_id, root_hash, timestamp_ms, signature, "
+            "key_epoch) VALUES (?, ?, ?, ?, ?, ?)",
+            (h.tree_size, h.log_id, h.root_hash, h.timestamp, head.signature, h.key_epoch),
             f"a tree head of size {h.tree_size} is already stored",
         )
 
     def heads(self) -> list[SignedTreeHead]:
         rows = self._query_all(
-            "SELECT log_id, tree_size, root_hash, timestamp_ms, signature FROM tree_heads "
-            "ORDER BY tree_size"
+            "SELECT log_id, tree_size, root_hash, timestamp_ms, signature, key_epoch "
+            "FROM tree_heads ORDER BY tree_size"
         )
         return [
-            SignedTreeHead(TreeHead(_blob(log_id), size, _blob(root), ts), _blob(signature))
-            for log_id, size, root, ts, signature in rows
+            SignedTreeHead(TreeHead(_blob(log_id), size, _blob(root), ts, epoch), _blob(signature))
+            for log_id, size, root, ts, signature, epoch in rows
         ]
 
     def add_anchor(self, anchor: Anchor) -> None:

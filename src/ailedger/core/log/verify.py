@@ -182,23 +182,40 @@ def _check_signatures(
     chain_heads: list[ChainHead],
     findings: list[LogTamperedError],
 ) -> None:
-    """Heads not on chain yet must carry the log signer's signature (on-chain ones were
-    checked by the registry when anchored, possibly under an earlier key)."""
-    on_chain = {c.tree_size for c in chain_heads}
-    signer = anchorer.log_signer()
+    """Every stored head must carry a valid signature: an anchored one that of the signer
+    and key epoch in force at its anchor block, with the chain's timestamp (the registry
+    checked exactly that head); one not yet anchored that of the current signer and epoch
+    (any other could never be anchored)."""
+    on_chain = {c.tree_size: c for c in chain_heads}
+    changes = anchorer.signer_changes()
     previous = 0
     for signed in store.heads():
-        if signed.head.tree_size not in on_chain:
+        h = signed.head
+        anchored = on_chain.get(h.tree_size)
+        block = anchored.block_number if anchored else None
+        in_force = [c for c in changes if block is None or c[0] <= block]
+        problem = None
+        if not in_force:
+            problem = "the log was not registered when it was anchored"
+        elif anchored is not None and anchored.timestamp != h.timestamp:
+            problem = (
+                f"its timestamp is {h.timestamp} ms, the anchored head's is {anchored.timestamp} ms"
+            )
+        elif h.key_epoch != len(in_force) - 1:
+            problem = f"it is signed for key epoch {h.key_epoch}, expected {len(in_force) - 1}"
+        else:
             try:
-                signed.verify(anchorer.domain, signer)
+                signed.verify(anchorer.domain, in_force[-1][2])
             except AILedgerError as error:
-                findings.append(
-                    LogTamperedError(
-                        f"signed head of size {signed.head.tree_size} is forged: {error}",
-                        index=previous,
-                    )
+                problem = f"its signature is not the log signer's: {error}"
+        if problem:
+            findings.append(
+                LogTamperedError(
+                    f"signed head of size {h.tree_size} is forged or corrupted: {problem}",
+                    index=previous,
                 )
-        previous = signed.head.tree_size
+            )
+        previous = h.tree_size
 
 
 def _check_chain(
@@ -235,11 +252,15 @@ def _check_chain(
                 )
                 break
         anchor = anchors.get(head.tree_size)
-        if anchor is not None and anchor.index != head.index:
+        if anchor is not None and (anchor.index, anchor.block_number) != (
+            head.index,
+            head.block_number,
+        ):
             findings.append(
                 LogTamperedError(
                     f"stored anchor of size {head.tree_size} names registry head "
-                    f"{anchor.index}, the chain has it at {head.index}",
+                    f"{anchor.index} in block {anchor.block_number}, the chain has it at "
+                    f"{head.index} in block {head.block_number}",
                     index=start,
                 )
             )
