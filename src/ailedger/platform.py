@@ -31,6 +31,7 @@ from ailedger.core.chain import (
 )
 from ailedger.core.identity import Keystore
 from ailedger.core.log import Anchorer, BatchPolicy, TransparencyLog, log_name, open_store
+from ailedger.core.trust import bind_identity
 from ailedger.errors import NotFoundError
 
 OPERATOR_KEY = "operator"
@@ -169,9 +170,10 @@ class Platform:
             signer=signer,
             sender=self.operator,
         )
-        return TransparencyLog(
-            open_store(self.settings, name=name), anchorer=anchorer, policy=policy or BatchPolicy()
-        )
+        store = open_store(self.settings, name=name)
+        # The log's identity is fixed at creation, signed by the operator (see core/trust.py).
+        bind_identity(store, anchorer, name, self.operator)
+        return TransparencyLog(store, anchorer=anchorer, policy=policy or BatchPolicy())
 
     def log_reader(self, name: str = "decisions") -> Anchorer:
         """A key-less anchorer of the operator's log ``name``: reads its anchored heads only.

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
+import time
 from dataclasses import replace
 
 import pytest
 from typer.testing import CliRunner
 
 from ailedger.cli.main import app
-from ailedger.core.chain import AddressBook
-from ailedger.core.log import LogTamperedError
-from ailedger.errors import IntegrityError, NotFoundError
+from ailedger.core.chain import AddressBook, dev_accounts
+from ailedger.core.log import Anchorer, LogTamperedError, SqliteStore, TransparencyLog, TreeHead
+from ailedger.core.trust import IdentityMismatchError, bind_identity
+from ailedger.errors import IntegrityError, InvalidInputError, NotFoundError
 from ailedger.platform import Platform
+from tests.core.log.test_log_verify import _recompute_all_nodes
 
 runner = CliRunner()
 
@@ -85,3 +89,108 @@ def test_verify_against_an_address_book_naming_another_contract_as_registry_fail
     result = runner.invoke(app, ["log", "verify"])
     assert isinstance(result.exception, IntegrityError)
     assert f"the code at {token.address} is not the AnchorRegistry" in result.exception.message
+
+
+# --- identity: issue 11 item 1 (the identity swap) ---------------------------------------------
+
+
+@pytest.fixture
+def trust_file(log_path, settings, tmp_path):
+    """The operator's trust root, exported (and published) before any attack."""
+    path = tmp_path / "published" / "trust.json"
+    path.parent.mkdir()
+    result = runner.invoke(
+        app, ["trust", "export", "-o", str(path)], env={"AILEDGER_PASSWORD": settings.password}
+    )
+    assert result.exit_code == 0, result.output
+    return path
+
+
+def _swap_identity(settings, log_path, *, rebind: bool) -> str:
+    """The attack of issue 11: rewrite record 5 and the tree, register a log of the same name
+    in the real AnchorRegistry under the attacker's key, anchor the forged root, rewrite the
+    stored head and anchor rows and the keystore's plain-text operator address. With
+    ``rebind`` the attacker also replaces the log's signed identity with one of its own."""
+    attacker = dev_accounts(6)[5]
+    store = SqliteStore(log_path)  # opening re-creates the triggers: open before dropping
+    conn = sqlite3.connect(log_path, isolation_level=None)
+    triggers = conn.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'").fetchall()
+    for (trigger,) in triggers:
+        conn.execute(f"DROP TRIGGER {trigger}")
+    conn.execute("UPDATE records SET entry = ? WHERE idx = 5", (b"record 5: forged",))
+    _recompute_all_nodes(conn)
+    with Platform.open(settings) as platform:
+        registry = platform.contract("AnchorRegistry")
+        anchorer = Anchorer.register(registry, "decisions", admin=attacker, signer=attacker)
+        forged_root = TransparencyLog(store).root(10)
+        signed = anchorer.sign(TreeHead(anchorer.log_id, 10, forged_root, int(time.time() * 1000)))
+        anchor = anchorer.anchor(signed)
+    conn.execute("DELETE FROM anchors")
+    conn.execute("DELETE FROM tree_heads")
+    store.add_head(signed)
+    store.add_anchor(anchor)
+    if rebind:
+        conn.execute("DELETE FROM log_meta WHERE key = 'identity'")
+        bind_identity(store, anchorer, "decisions", attacker)
+    store.close()
+    conn.close()
+    keyfile = settings.home / "keystore" / "operator.json"
+    data = json.loads(keyfile.read_text())
+    data["address"] = attacker.address[2:].lower()
+    keyfile.write_text(json.dumps(data))
+    return attacker.address
+
+
+def test_verify_prints_the_identity_and_that_it_is_not_pinned(log_path):
+    result = runner.invoke(app, ["log", "verify"])
+    assert result.exit_code == 0, result.output
+    assert "identity NOT pinned" in result.output
+    assert "operator 0x" in result.output and "AnchorRegistry 0x" in result.output
+
+
+def test_verify_with_the_published_trust_root_says_pinned(trust_file):
+    result = runner.invoke(app, ["log", "verify", "--trust", str(trust_file)])
+    assert result.exit_code == 0, result.output
+    assert f"identity pinned by trust root {trust_file}" in result.output
+
+
+def test_identity_swap_fails_verify_without_pins(log_path, settings):
+    # Before: `log verify` exited 0 and printed "verified" for this rewritten history.
+    _swap_identity(settings, log_path, rebind=False)
+    result = runner.invoke(app, ["log", "verify"])
+    assert isinstance(result.exception, IdentityMismatchError), result.output
+    assert "changed identity since its operator created it" in result.exception.message
+    assert "operator was" in result.exception.message
+
+
+def test_identity_swap_with_a_forged_identity_fails_verify_with_pins(
+    log_path, settings, trust_file
+):
+    real_operator = json.loads(trust_file.read_text())["operator"]["address"]
+    attacker = _swap_identity(settings, log_path, rebind=True)
+    # Without pins nothing in the data dir is left to tell (the attacker rewrote all of it),
+    # and the output says the identity was not pinned and names the attacker.
+    unpinned = runner.invoke(app, ["log", "verify"])
+    assert "identity NOT pinned" in unpinned.output and attacker in unpinned.output
+    for pins in (["--trust", str(trust_file)], ["--operator", real_operator]):
+        result = runner.invoke(app, ["log", "verify", *pins])
+        assert isinstance(result.exception, IdentityMismatchError), result.output
+        assert f"operator {attacker}, pinned {real_operator}" in result.exception.message
+
+
+def test_missing_identity_record_fails_verify(log_path):
+    conn = sqlite3.connect(log_path, isolation_level=None)
+    conn.execute("DROP TRIGGER log_meta_no_delete")
+    conn.execute("DELETE FROM log_meta WHERE key = 'identity'")
+    conn.close()
+    result = runner.invoke(app, ["log", "verify"])
+    assert isinstance(result.exception, IdentityMismatchError)
+    assert "has no identity signed by its operator" in result.exception.message
+
+
+def test_trust_and_flag_pins_together_are_refused(trust_file):
+    result = runner.invoke(
+        app, ["log", "verify", "--trust", str(trust_file), "--operator", "0x" + "11" * 20]
+    )
+    assert isinstance(result.exception, InvalidInputError)
+    assert "exclusive" in result.exception.message
