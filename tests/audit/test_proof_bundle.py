@@ -25,6 +25,7 @@ from ailedger.core.log import (
     open_store,
     registry_domain,
 )
+from ailedger.core.trust import KeyWindow, Pins, TrustedLog, TrustRoot, export_trust_root
 from ailedger.errors import NotFoundError
 
 
@@ -312,3 +313,68 @@ def _deploy_look_alike_registry(chain, sender) -> Contract:
     source = (Path(__file__).parent / "look_alike_registry.vy").read_text()
     output = vyper.compile_code(source, output_formats=["abi", "bytecode"])
     return deploy(chain, output["abi"], output["bytecode"], sender=sender)
+
+
+@pytest.fixture
+def foreign_bundle(trained, registry, accounts, applications, settings, tmp_path) -> dict:
+    """Issue 11 item 2: an outsider's own log in the genuine registry, its own operator
+    throughout, reusing the real model: every check of the bundle holds."""
+    outsider = accounts[2]
+    anchorer = Anchorer.register(registry, "decisions", admin=outsider, signer=outsider)
+    foreign_log = TransparencyLog(open_store(settings, name="foreign"), anchorer=anchorer)
+    with DecisionIndex(tmp_path / "foreign.sqlite3") as foreign_index:
+        foreign = AuditedModel(
+            trained.estimator,
+            trained.card,
+            foreign_log,
+            operator=outsider,
+            threshold=0.6,
+            index=foreign_index,
+        )
+        decision = foreign.decide(applications[:1])[0]
+        foreign_log.close_batch()
+        bundle = build_proof_bundle(decision.record.decision_id, foreign_log, foreign_index)
+    foreign_log.close()
+    return bundle
+
+
+def test_foreign_operator_bundle_without_pins_verifies_but_says_not_pinned(
+    foreign_bundle, chain, accounts
+):
+    verdict = verify_bundle(foreign_bundle, chain)
+    assert verdict.ok, verdict.reason
+    identity = next(check for check in verdict.checks if check.name == "identity")
+    assert identity.detail.startswith("identity NOT pinned")
+    assert f"operator {accounts[2].address}" in identity.detail
+
+
+def test_foreign_operator_bundle_fails_with_the_operator_pinned(foreign_bundle, chain, accounts):
+    # Before: there was no way to pin the operator, and this bundle said VERIFIED.
+    pins = Pins.from_flags(operator=accounts[0].address, registry=None)
+    verdict = verify_bundle(foreign_bundle, chain, pins)
+    assert not verdict.ok
+    assert verdict.reason.startswith("identity: identity differs from command-line pins")
+    assert f"operator {accounts[2].address}, pinned {accounts[0].address}" in verdict.reason
+
+
+def test_foreign_operator_bundle_fails_against_the_operators_trust_root(
+    foreign_bundle, bundle, chain, registry, accounts
+):
+    own_log = Anchorer(registry, bytes.fromhex(bundle["tree_head"]["log_id"][2:]))
+    root = export_trust_root(accounts[0], {"decisions": own_log})
+    pins = Pins.from_trust_root(TrustRoot.from_dict(root.to_dict()), "trust root")
+    assert verify_bundle(bundle, chain, pins).ok
+    verdict = verify_bundle(foreign_bundle, chain, pins)
+    assert not verdict.ok and "identity differs from trust root" in verdict.reason
+
+
+def test_bundle_signed_by_an_unpinned_signer_fails(bundle, chain, registry, accounts):
+    log_id = bytes.fromhex(bundle["tree_head"]["log_id"][2:])
+    root = TrustRoot(
+        chain.chain_id,
+        registry.address,
+        KeyWindow(accounts[0].address),
+        (TrustedLog("decisions", log_id, (KeyWindow(accounts[2].address),)),),
+    )
+    verdict = verify_bundle(bundle, chain, Pins.from_trust_root(root, "trust root"))
+    assert not verdict.ok and "is not a pinned signer then" in verdict.reason

@@ -9,6 +9,7 @@ import pytest
 from ailedger import contracts
 from ailedger.core.chain import Contract
 from ailedger.core.log import SignedTreeHead, registry_domain
+from ailedger.core.trust import IdentityMismatchError, Pins
 from ailedger.errors import IntegrityError
 from ailedger.services import ModelRegistryClient, verify_call_proof
 from tests.services.conftest import FUNDING_WEI
@@ -88,3 +89,25 @@ def test_head_re_signed_by_a_key_rotated_in_after_the_anchor_fails(services, pro
     with pytest.raises(IntegrityError, match="tree head signature") as error:
         _verify(services, proof)
     assert error.value.field == "tree_head"
+
+
+def test_call_proof_of_the_pinned_operator_verifies_and_names_it(services, proof):
+    operator = services.platform.operator.address
+    report = verify_call_proof(
+        proof,
+        services.platform.chain,
+        services.contracts.registry,
+        pins=Pins.from_flags(operator=operator, registry=proof["anchor"]["registry"]),
+    )
+    assert report.identity.operator == operator
+
+
+def test_call_proof_fails_against_another_pinned_operator(services, proof):
+    other = "0x" + "77" * 20
+    with pytest.raises(IdentityMismatchError, match="pinned 0x7777"):
+        verify_call_proof(
+            proof,
+            services.platform.chain,
+            services.contracts.registry,
+            pins=Pins.from_flags(operator=other, registry=None),
+        )

@@ -23,9 +23,11 @@ checks, in order, stopping at the first failure:
    that account can have registered the log (its id hashes in the admin), so
    nobody else can log a decision in the operator's name.
 9. ``anchor_tx``: the named transaction emitted that ``Anchored`` event.
-
-What stays for the person verifying: that the operator address (and registry)
-are the ones the organisation publishes; the verdict names both.
+10. ``identity``: with ``pins`` (the operator's published trust root, or an
+    expected operator/registry/log id), the chain, registry, log, operator and
+    the signer at the anchor block are the pinned ones. Without pins this check
+    passes but says plainly that the identity was not pinned, and names it:
+    a bundle from another operator's log verifies against that operator.
 
 Example::
 
@@ -47,6 +49,7 @@ from ailedger.core.log import Anchorer
 from ailedger.core.log.heads import Anchor, SignedTreeHead, registry_domain
 from ailedger.core.log.merkle import hash_leaf
 from ailedger.core.log.proofs import InclusionProof
+from ailedger.core.trust import Pins, describe_identity, log_identity
 from ailedger.errors import AILedgerError, ChainError, RevertError
 
 BUNDLE_TYPE = "ailedger.audit.proof/v1"
@@ -60,6 +63,7 @@ CHECKS = (
     "signature",
     "operator",
     "anchor_tx",
+    "identity",
 )
 
 
@@ -114,8 +118,10 @@ class _Parsed:
     anchor_log_index: int | None = None
 
 
-def verify_bundle(bundle: Mapping[str, Any], chain: Chain) -> Verdict:
+def verify_bundle(bundle: Mapping[str, Any], chain: Chain, pins: Pins | None = None) -> Verdict:
     """Check a proof bundle against the chain; never trusts the operator's database.
+
+    ``pins`` name whom the verifier trusts (see :mod:`ailedger.core.trust`).
 
     Returns a :class:`Verdict`; a tampered or malformed bundle gives ``ok=False``
     with the reason. Only a chain that cannot be reached raises (``ChainError``).
@@ -131,6 +137,7 @@ def verify_bundle(bundle: Mapping[str, Any], chain: Chain) -> Verdict:
         ("signature", lambda: _check_signature(state)),
         ("operator", lambda: _check_operator(state)),
         ("anchor_tx", lambda: _check_anchor_tx(state, chain)),
+        ("identity", lambda: _check_identity(state, pins)),
     ]
     checks: list[Check] = []
     for name, step in steps:
@@ -306,6 +313,15 @@ def _check_anchor_tx(state: _Parsed, chain: Chain) -> str:
         ):
             return f"transaction {tx} in block {receipt.block_number}"
     raise VerificationFailure(f"transaction {tx} did not anchor head #{state.anchor.index}")
+
+
+def _check_identity(state: _Parsed, pins: Pins | None) -> str:
+    assert state.registry is not None and state.anchor is not None and state.head is not None
+    anchorer = Anchorer(state.registry, state.head.head.log_id)
+    identity = log_identity(anchorer, [state.anchor.block_number])
+    if pins is not None:
+        pins.check(identity)
+    return describe_identity(pins, identity)
 
 
 def _hash32(value: object, name: str) -> bytes:

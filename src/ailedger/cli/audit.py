@@ -14,6 +14,7 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
+from ailedger.cli.pins import LOG_ID_OPTION, OPERATOR_OPTION, REGISTRY_OPTION, TRUST_OPTION
 from ailedger.config import Settings
 from ailedger.errors import InvalidInputError
 
@@ -54,15 +55,25 @@ def proof(
 @app.command("verify")
 def verify(
     bundle_file: Path = typer.Argument(..., help="A proof bundle written by `audit proof`."),
+    trust: Path | None = TRUST_OPTION,
+    operator: str | None = OPERATOR_OPTION,
+    registry: str | None = REGISTRY_OPTION,
+    log_id: list[str] | None = LOG_ID_OPTION,
 ) -> None:
-    """Check a proof bundle against the chain only; exit status 1 if it does not verify."""
+    """Check a proof bundle against the chain only; exit status 1 if it does not verify.
+
+    Pin whom you trust with --trust (the operator's published trust root) or
+    --operator/--registry/--log-id; the last check says what was verified against.
+    """
     from ailedger.audit.verify import verify_bundle
     from ailedger.core.chain import open_chain
+    from ailedger.core.trust import load_pins
 
+    pins = load_pins(trust, operator=operator, registry=registry, log_ids=log_id or ())
     bundle = _read_json(bundle_file)
     chain = open_chain(Settings())
     try:
-        verdict = verify_bundle(bundle, chain)
+        verdict = verify_bundle(bundle, chain, pins)
     finally:
         chain.close()
     for check in verdict.checks:

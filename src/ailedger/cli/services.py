@@ -16,6 +16,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from ailedger.cli.pins import LOG_ID_OPTION, OPERATOR_OPTION, REGISTRY_OPTION, TRUST_OPTION
 from ailedger.config import Settings
 from ailedger.errors import InvalidInputError
 
@@ -262,10 +263,16 @@ def deprecate(
 @app.command("verify")
 def verify(
     call_file: Path = typer.Argument(..., help="A call saved by `services call --save`."),
+    trust: Path | None = TRUST_OPTION,
+    operator: str | None = OPERATOR_OPTION,
+    registry: str | None = REGISTRY_OPTION,
+    log_id: list[str] | None = LOG_ID_OPTION,
 ) -> None:
     """Prove a saved call from its receipt and the anchored log, using only the chain."""
+    from ailedger.core.trust import describe_identity, load_pins
     from ailedger.services import CallReceipt, service_contracts, verify_call_proof
 
+    pins = load_pins(trust, operator=operator, registry=registry, log_ids=log_id or ())
     document = _read_json("@" + str(call_file))
     if "proof" not in document:
         raise InvalidInputError(f"{call_file}: no proof; save calls with --save", field="proof")
@@ -275,6 +282,7 @@ def verify(
             platform.chain,
             service_contracts(platform).registry,
             expected_receipt=CallReceipt.from_dict(document.get("receipt")),
+            pins=pins,
         )
     console.print(
         f"verified: {report.model_name} call, voucher {report.receipt.nonce} on channel "
@@ -282,6 +290,8 @@ def verify(
         f"anchored in block {report.anchor_block} ({report.anchor_tx})",
         highlight=False,
     )
+    assert report.identity is not None
+    console.print(describe_identity(pins, report.identity), highlight=False)
 
 
 def _read_json(text: str) -> dict:

@@ -33,6 +33,7 @@ from ailedger.core.log import (
     hash_leaf,
     registry_domain,
 )
+from ailedger.core.trust import LogIdentity, Pins, log_identity
 from ailedger.errors import AILedgerError, IntegrityError, InvalidInputError
 from ailedger.services.batches import BATCH_RECORD_KIND, BatchItem, verify_item
 from ailedger.services.receipts import RECORD_KIND, BatchReceipt, CallReceipt, ReceiptSigner
@@ -55,6 +56,7 @@ class CallProofReport:
     anchor_block: int
     anchor_tx: str
     item: BatchItem | None = None
+    identity: LogIdentity | None = None  # the log, registry, operator and signer checked
 
 
 def verify_call_proof(
@@ -63,11 +65,14 @@ def verify_call_proof(
     registry: ModelRegistryClient,
     *,
     expected_receipt: CallReceipt | BatchReceipt | None = None,
+    pins: Pins | None = None,
 ) -> CallProofReport:
     """Check ``proof`` against the chain; raise :class:`IntegrityError` naming the failed step.
 
     With ``expected_receipt`` (the one the caller got with the response) the logged
-    receipt must also be exactly that one.
+    receipt must also be exactly that one. With ``pins`` the log's identity (chain,
+    registry, log id, operator, signer at the anchor block) must be the pinned one
+    (:class:`~ailedger.core.trust.IdentityMismatchError` otherwise).
     """
     if not isinstance(proof, dict):
         raise InvalidInputError("proof: expected an object", field="proof")
@@ -149,7 +154,11 @@ def verify_call_proof(
         raise IntegrityError(
             f"proof: tree head signature: {error.message}", field="tree_head"
         ) from None
+    identity = log_identity(Anchorer(anchors, signed.head.log_id), [block])
+    if pins is not None:
+        pins.check(identity)
     return CallProofReport(
+        identity=identity,
         receipt=receipt,
         model_name=listing.name,
         log_index=log_index,
