@@ -28,7 +28,7 @@ from ailedger.audit.german_credit import MODEL_FEATURES
 from ailedger.audit.listing import open_decision_reader
 from ailedger.audit.model_store import open_model_store, served_credit_model
 from ailedger.config import Settings
-from ailedger.core.log import Anchorer, BatchPolicy, TransparencyLog, open_store
+from ailedger.core.log import Anchorer, BatchPolicy, SignedPromise, TransparencyLog, open_store
 from ailedger.platform import Platform
 
 TOKEN = "s3cret"
@@ -111,6 +111,15 @@ def test_decision_is_scored_logged_and_returned_with_its_salt(client, applicatio
     assert len(bytes.fromhex(body["salt"])) == 32
     assert body["anchored"] is False
     assert _logged_count(audit_settings) == 1
+
+
+def test_decision_comes_with_the_log_keys_signed_inclusion_promise(client, application):
+    body = _decide(client, application)
+    signed = SignedPromise.from_dict(body["promise"])
+    assert signed.promise.leaf_index == body["leaf_index"]
+    assert "0x" + signed.promise.leaf_hash.hex() == body["leaf_hash"]
+    assert signed.promise.max_delay_ms > 0
+    assert signed.signer() == client.app.state.platform.log_reader("decisions").log_signer()
 
 
 def test_decision_is_made_by_the_served_model(client, application, audit_settings):
@@ -365,7 +374,9 @@ def test_bundle_from_the_api_verifies(client, application):
         "signature",
         "operator",
         "anchor_tx",
+        "identity",
     ]
+    assert verdict["checks"][-1]["detail"].startswith("identity NOT pinned")
 
 
 def _flip_hex(value: str) -> str:

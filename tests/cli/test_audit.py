@@ -14,7 +14,13 @@ from ailedger.audit.german_credit import MODEL_FEATURES, load_german_credit
 from ailedger.audit.scenario import open_decision_index
 from ailedger.cli.audit import app
 from ailedger.core.chain import EmbeddedChain, deploy, dev_accounts
-from ailedger.core.log import Anchorer, TransparencyLog, open_store
+from ailedger.core.log import (
+    Anchorer,
+    TransparencyLog,
+    open_store,
+    promise_for,
+    promise_inclusion,
+)
 from ailedger.errors import InvalidInputError, NotFoundError
 
 runner = CliRunner()
@@ -113,3 +119,52 @@ def test_export_of_an_empty_period_writes_nothing(decision_ids, tmp_path):
     args = ["export", "--since", "2025-04-01", "--until", "2025-04-02", "-o", str(out)]
     assert runner.invoke(app, args).exit_code == 0
     assert out.read_text() == ""
+
+
+@pytest.fixture
+def promise_files(settings, monkeypatch, tmp_path) -> tuple:
+    """Two promises of an anchored log: leaf 0 (anchored in time) and leaf 2 (never
+    anchored, its deadline passed)."""
+    monkeypatch.setenv("AILEDGER_HOME", str(settings.home))
+    monkeypatch.setenv("AILEDGER_PASSWORD", settings.password)
+    monkeypatch.setenv("AILEDGER_KEYSTORE_SCRYPT_N", str(settings.keystore_scrypt_n))
+    monkeypatch.delenv("AILEDGER_CHAIN_URL", raising=False)
+    monkeypatch.delenv("AILEDGER_DATABASE_URL", raising=False)
+    admin, signer = dev_accounts(2)
+    chain = EmbeddedChain(settings.chain_dir)
+    artifact = contracts.load("AnchorRegistry")
+    registry = deploy(chain, artifact.abi, artifact.bytecode, sender=admin)
+    anchorer = Anchorer.register(registry, "decisions", admin=admin, signer=signer)
+    log = TransparencyLog(open_store(settings), anchorer=anchorer)
+    first = log.append_many([b"decision 0", b"decision 1"])[0]
+    kept = promise_for(log, first)
+    log.close_batch()
+    chain_ms = chain.get_block(chain.block_number()).timestamp * 1000
+    expired = promise_inclusion(
+        anchorer, log.append(b"decision 2"), 60_000, now_ms=chain_ms - 120_000
+    )
+    log.close()
+    chain.close()
+    paths = []
+    for name, signed in (("kept", kept), ("expired", expired)):
+        path = tmp_path / f"{name}.json"
+        path.write_text(json.dumps(signed.to_dict()))
+        paths.append(path)
+    return tuple(paths)
+
+
+def test_check_promise_of_an_anchored_leaf_is_kept(promise_files):
+    result = runner.invoke(app, ["check-promise", str(promise_files[0])])
+    assert result.exit_code == 0, result.output
+    assert "promise kept: leaf 0 is covered by head #0" in result.output
+
+
+def test_check_promise_past_its_deadline_writes_signed_evidence(promise_files, tmp_path):
+    out = tmp_path / "evidence.json"
+    result = runner.invoke(app, ["check-promise", str(promise_files[1]), "--evidence", str(out)])
+    assert result.exit_code == 1, result.output
+    assert "promise BROKEN: no anchored head covers leaf 2" in result.output
+    document = json.loads(out.read_text())
+    assert document["type"] == "ailedger.broken-promise-evidence/v1"
+    assert document["promise"] == json.loads(promise_files[1].read_text())
+    assert document["signature"].startswith("0x")

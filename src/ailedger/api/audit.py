@@ -52,7 +52,14 @@ from ailedger.audit.model_store import served_credit_model
 from ailedger.audit.proofs import AnchoredHeads, build_proof_bundle, logged_record
 from ailedger.audit.scenario import open_decision_index
 from ailedger.config import Settings
-from ailedger.core.log import BatchPolicy, SignedTreeHead, TransparencyLog, open_store
+from ailedger.core.log import (
+    BatchPolicy,
+    LeafRef,
+    SignedTreeHead,
+    TransparencyLog,
+    open_store,
+    promise_for,
+)
 from ailedger.errors import AILedgerError, IntegrityError
 from ailedger.platform import Platform
 
@@ -113,6 +120,10 @@ class DecisionCreated(BaseModel):
     application: dict[str, Any] = Field(description="the input exactly as committed")
     record: dict[str, Any]
     anchored: bool
+    promise: dict[str, Any] = Field(
+        description="the log key's signed promise to anchor this leaf within max_delay_ms; "
+        "check it with `ailedger audit check-promise`"
+    )
 
 
 class LoggedDecisionOut(BaseModel):
@@ -321,6 +332,9 @@ def create_decision(application: CreditApplication, request: Request) -> dict[st
         "application": values,
         "record": decision.record.to_json_dict(),
         "anchored": is_anchored(service.log, decision.leaf_index),
+        "promise": promise_for(
+            service.log, LeafRef(decision.leaf_index, decision.leaf_hash)
+        ).to_dict(),
     }
 
 

@@ -86,6 +86,45 @@ def verify(
     raise typer.Exit(1)
 
 
+@app.command("check-promise")
+def check_promise_command(
+    promise_file: Path = typer.Argument(..., help="A promise (JSON) from POST /audit/decisions."),
+    evidence_file: Path = typer.Option(
+        Path("evidence.json"), "--evidence", help="Where to write evidence of a broken promise."
+    ),
+    key: str = typer.Option(
+        "auditor", "--key", help="Keystore account that signs the evidence (needs the password)."
+    ),
+) -> None:
+    """Check a signed inclusion promise against the chain.
+
+    Exit 0 when a head covering the leaf was anchored by the deadline (or it is not due
+    yet); exit 1 with signed evidence written to --evidence when it was not.
+    """
+    from ailedger import contracts
+    from ailedger.core.chain import Contract
+    from ailedger.core.log import Anchorer, SignedPromise, check_promise, evidence
+    from ailedger.platform import Platform
+
+    signed = SignedPromise.from_dict(_read_json(promise_file))
+    promise = signed.promise
+    with Platform.open(Settings()) as platform:
+        # The promise names its registry: ask it only if its code is really ours.
+        contracts.check_deployed_code(platform.chain, "AnchorRegistry", promise.registry)
+        registry = Contract(platform.chain, promise.registry, contracts.load("AnchorRegistry").abi)
+        result = check_promise(signed, Anchorer(registry, promise.log_id))
+        if result.status != "broken":
+            console.print(f"promise {result.status}: {result.reason}", highlight=False)
+            return
+        document = evidence(signed, result, platform.account(key, create=platform.is_dev_chain))
+    evidence_file.write_text(json.dumps(document, indent=2) + "\n")
+    console.print(
+        f"[bold red]promise BROKEN[/]: {result.reason}; signed evidence written to {evidence_file}",
+        highlight=False,
+    )
+    raise typer.Exit(1)
+
+
 @app.command("export")
 def export(
     since: datetime = typer.Option(..., help="Start of the period (inclusive), ISO 8601."),

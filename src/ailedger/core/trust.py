@@ -13,9 +13,8 @@ Inside a data dir a log's identity is fixed when the log is created: the operato
 it (:func:`bind_identity`) and it is kept in the log's store, so editing the keystore's
 plain-text address, or pointing the log at another registry, fails ``log verify``.
 
-Signatures are EIP-712 over the keccak256 of the document's canonical JSON
-(``TrustDocument(bytes32 documentHash)`` under the domain ("AILedger TrustRoot", "1",
-chainId)), so any EIP-712 wallet can sign one.
+Signatures are :func:`~ailedger.core.identity.sign_document` (EIP-712 over the keccak256
+of the canonical JSON) under the domain ("AILedger TrustRoot", "1", chainId).
 """
 
 from __future__ import annotations
@@ -30,7 +29,7 @@ from eth_account.signers.local import LocalAccount
 from eth_utils import is_hex_address, keccak, to_checksum_address
 
 from ailedger.core.chain import Contract
-from ailedger.core.identity import Domain, canonical_json, recover_typed, sign_typed
+from ailedger.core.identity import Domain, canonical_json, document_signer, sign_document
 from ailedger.core.log.anchor import Anchorer
 from ailedger.core.log.store import LogStore
 from ailedger.errors import IntegrityError, InvalidInputError
@@ -38,7 +37,6 @@ from ailedger.errors import IntegrityError, InvalidInputError
 TRUST_ROOT_TYPE = "ailedger.trust-root/v1"
 LOG_IDENTITY_TYPE = "ailedger.log-identity/v1"
 _IDENTITY_META_KEY = "identity"
-_DOCUMENT_TYPES = {"TrustDocument": [{"name": "documentHash", "type": "bytes32"}]}
 NOT_PINNED = (
     "identity NOT pinned: checked against the chain, registry, log and operator that the "
     "data dir or bundle itself names; pass --trust FILE (from the operator's published "
@@ -83,17 +81,11 @@ def _get(data: object, key: str, where: str) -> Any:
 
 
 def _sign_document(document: dict[str, Any], chain_id: int, account: LocalAccount) -> bytes:
-    digest = keccak(canonical_json(document))
-    return sign_typed(
-        account, _domain(chain_id), "TrustDocument", _DOCUMENT_TYPES, {"documentHash": digest}
-    )
+    return sign_document(account, _domain(chain_id), document)
 
 
 def _document_signer(document: dict[str, Any], chain_id: int, signature: bytes) -> str:
-    digest = keccak(canonical_json(document))
-    return recover_typed(
-        _domain(chain_id), "TrustDocument", _DOCUMENT_TYPES, {"documentHash": digest}, signature
-    )
+    return document_signer(_domain(chain_id), document, signature)
 
 
 @dataclass(frozen=True)

@@ -8,8 +8,10 @@ from ailedger.core.identity.canonical import canonical_json
 from ailedger.core.identity.eip712 import (
     Domain,
     TypeFields,
+    document_signer,
     hash_typed,
     recover_typed,
+    sign_document,
     sign_typed,
     verify_typed,
 )
@@ -21,8 +23,10 @@ __all__ = [
     "Keystore",
     "TypeFields",
     "canonical_json",
+    "document_signer",
     "hash_typed",
     "recover_typed",
+    "sign_document",
     "sign_typed",
     "validate_key_name",
     "verify_typed",

@@ -29,13 +29,16 @@ from eth_keys.exceptions import BadSignature
 from eth_utils import is_checksum_address, is_hex_address, keccak, to_checksum_address
 from eth_utils.exceptions import ValidationError
 
+from ailedger.core.identity.canonical import canonical_json
 from ailedger.errors import InvalidInputError, UnauthorizedError
 
 __all__ = [
     "Domain",
     "TypeFields",
+    "document_signer",
     "hash_typed",
     "recover_typed",
+    "sign_document",
     "sign_typed",
     "verify_typed",
 ]
@@ -181,6 +184,23 @@ def verify_typed(
         raise UnauthorizedError(
             f"{primary_type} signature is by {got}, expected {expected}", field="signature"
         )
+
+
+# A JSON document (trust root, log identity, evidence) is signed as the keccak256 of its
+# canonical JSON, so any EIP-712 wallet can sign one and the bytes signed are unambiguous.
+_DOCUMENT_TYPES: TypeFields = {"Document": [{"name": "documentHash", "type": "bytes32"}]}
+
+
+def sign_document(account: LocalAccount, domain: Domain, document: Mapping[str, Any]) -> bytes:
+    """Sign ``document`` (canonical JSON, RFC 8785) as ``Document(bytes32 documentHash)``."""
+    digest = keccak(canonical_json(dict(document)))
+    return sign_typed(account, domain, "Document", _DOCUMENT_TYPES, {"documentHash": digest})
+
+
+def document_signer(domain: Domain, document: Mapping[str, Any], signature: bytes) -> str:
+    """The address that signed ``document`` with :func:`sign_document` under ``domain``."""
+    digest = keccak(canonical_json(dict(document)))
+    return recover_typed(domain, "Document", _DOCUMENT_TYPES, {"documentHash": digest}, signature)
 
 
 def _check_canonical(signature: bytes) -> None:

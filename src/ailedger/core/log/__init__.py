@@ -23,16 +23,21 @@ Public API (stable; everything else in this package may change)::
     BatchPolicy(max_records=10_000, max_seconds=60.0)
     Anchorer(registry: Contract, log_id: bytes, *, signer=None, sender=None)
     Anchorer.register(registry, name, *, admin, signer, sender=None) -> Anchorer
-        .domain; .log_id; .sign(TreeHead) -> SignedTreeHead; .anchor(SignedTreeHead) -> Anchor
+        .domain; .log_id; .sign(TreeHead) -> SignedTreeHead  # for the current key epoch
+        .anchor(SignedTreeHead, consistency_proof=()) -> Anchor  # proof from anchored_size()
+        .key_epoch(); .anchored_size(); .signer_changes(); .key_at(block)
         .chain_heads() -> list[ChainHead]; .log_signer() -> str
         .signer_at(block_number) -> str   # the signer in force then (survives key rotation)
-    TreeHead(log_id, tree_size, root_hash, timestamp)  # timestamp in ms
+    TreeHead(log_id, tree_size, root_hash, timestamp, key_epoch=0)  # timestamp in ms
         .sign(account, domain) -> SignedTreeHead; .to_dict(); TreeHead.from_dict(d)
     SignedTreeHead(head, signature).verify(domain, signer); .signer(domain); .to_dict/.from_dict
     Anchor(tree_size, chain_id, registry, index, tx_hash, block_number); .to_dict/.from_dict
     InclusionProof.verify(leaf_hash, root); ConsistencyProof.verify(old_root, new_root)
     registry_domain(chain_id, registry_address) -> Domain
     verify_log(store, anchorer=None) -> LogReport  # raises LogTamperedError(index, last)
+    promise_for(log, ref) -> SignedPromise    # signed: ref anchored within max_delay_ms
+    check_promise(signed, anchorer, inclusion_proof=None) -> PromiseCheck  # kept/pending/broken
+    evidence(signed, check, checker) -> dict  # a broken promise, signed by the checker
     hash_leaf(data) -> bytes; verify_inclusion(...); verify_consistency(...)  # RFC 9162
     Errors: ProofError > InclusionProofError, ConsistencyProofError; LogTamperedError
             (all IntegrityError); bad arguments raise InvalidInputError / NotFoundError.
@@ -65,6 +70,15 @@ from ailedger.core.log.merkle import (
     hash_leaf,
     verify_consistency,
     verify_inclusion,
+)
+from ailedger.core.log.promises import (
+    InclusionPromise,
+    PromiseCheck,
+    SignedPromise,
+    check_promise,
+    evidence,
+    promise_for,
+    promise_inclusion,
 )
 from ailedger.core.log.proofs import ConsistencyProof, InclusionProof, LeafRef, LeafRefs
 from ailedger.core.log.sqlstore import PostgresStore, SqliteStore
@@ -102,6 +116,7 @@ __all__ = [
     "ChainHead",
     "ConsistencyProof",
     "ConsistencyProofError",
+    "InclusionPromise",
     "InclusionProof",
     "InclusionProofError",
     "LeafRef",
@@ -110,14 +125,20 @@ __all__ = [
     "LogStore",
     "LogTamperedError",
     "PostgresStore",
+    "PromiseCheck",
     "ProofError",
+    "SignedPromise",
     "SignedTreeHead",
     "SqliteStore",
     "TransparencyLog",
     "TreeHead",
+    "check_promise",
+    "evidence",
     "hash_leaf",
     "log_name",
     "open_store",
+    "promise_for",
+    "promise_inclusion",
     "registry_domain",
     "verify_consistency",
     "verify_inclusion",
