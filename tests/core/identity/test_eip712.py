@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
 from eth_account import Account
 from eth_account.messages import encode_typed_data
 from eth_utils import keccak
+from hypothesis import given
+from hypothesis import strategies as st
 
 from ailedger.core.identity import Domain, hash_typed, recover_typed, sign_typed, verify_typed
 from ailedger.errors import InvalidInputError, UnauthorizedError
@@ -194,7 +194,9 @@ def test_recover_rejects_a_high_s_signature_as_the_contracts_do():
 def test_recover_rejects_v_other_than_27_or_28():
     signature = sign_typed(COW, DOMAIN, "Record", RECORD_TYPES, RECORD)
     with pytest.raises(InvalidInputError, match="v must be 27 or 28"):
-        recover_typed(DOMAIN, "Record", RECORD_TYPES, RECORD, signature[:64] + bytes([signature[64] - 27]))
+        recover_typed(
+            DOMAIN, "Record", RECORD_TYPES, RECORD, signature[:64] + bytes([signature[64] - 27])
+        )
 
 
 @given(st.integers(0, 2**256 - 1))
