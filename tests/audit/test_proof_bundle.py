@@ -281,21 +281,10 @@ def test_decision_logged_by_someone_else_in_the_operators_name_fails(
 ):
     """An outsider runs their own log in the genuine registry and names the operator."""
     operator, _, outsider = accounts
-    anchorer = Anchorer.register(registry, "decisions", admin=outsider, signer=outsider)
-    forged_log = TransparencyLog(open_store(settings, name="forged"), anchorer=anchorer)
-    with DecisionIndex(tmp_path / "forged.sqlite3") as forged_index:
-        forger = AuditedModel(
-            trained.estimator,
-            trained.card,
-            forged_log,
-            operator=operator,  # the record claims the real operator decided
-            threshold=0.6,
-            index=forged_index,
-        )
-        decision = forger.decide(applications[:1])[0]
-        forged_log.close_batch()
-        bundle = build_proof_bundle(decision.record.decision_id, forged_log, forged_index)
-    forged_log.close()
+    # The record claims the real operator decided.
+    bundle = _bundle_from_outsiders_log(
+        trained, registry, applications, outsider, operator, settings, tmp_path
+    )
     name, detail = failed(bundle, chain)
     assert name == "operator"
     assert f"names operator {operator.address}, but the log belongs to {outsider.address}" in (
@@ -320,21 +309,31 @@ def foreign_bundle(trained, registry, accounts, applications, settings, tmp_path
     """Issue 11 item 2: an outsider's own log in the genuine registry, its own operator
     throughout, reusing the real model: every check of the bundle holds."""
     outsider = accounts[2]
+    return _bundle_from_outsiders_log(
+        trained, registry, applications, outsider, outsider, settings, tmp_path
+    )
+
+
+def _bundle_from_outsiders_log(
+    trained, registry, applications, outsider, operator, settings, tmp_path
+) -> dict:
+    """A bundle of one decision in ``outsider``'s own log in the genuine registry, whose
+    record names ``operator``."""
     anchorer = Anchorer.register(registry, "decisions", admin=outsider, signer=outsider)
-    foreign_log = TransparencyLog(open_store(settings, name="foreign"), anchorer=anchorer)
-    with DecisionIndex(tmp_path / "foreign.sqlite3") as foreign_index:
-        foreign = AuditedModel(
+    own_log = TransparencyLog(open_store(settings, name="outsider"), anchorer=anchorer)
+    with DecisionIndex(tmp_path / "outsider.sqlite3") as own_index:
+        audited = AuditedModel(
             trained.estimator,
             trained.card,
-            foreign_log,
-            operator=outsider,
+            own_log,
+            operator=operator,
             threshold=0.6,
-            index=foreign_index,
+            index=own_index,
         )
-        decision = foreign.decide(applications[:1])[0]
-        foreign_log.close_batch()
-        bundle = build_proof_bundle(decision.record.decision_id, foreign_log, foreign_index)
-    foreign_log.close()
+        decision = audited.decide(applications[:1])[0]
+        own_log.close_batch()
+        bundle = build_proof_bundle(decision.record.decision_id, own_log, own_index)
+    own_log.close()
     return bundle
 
 

@@ -31,20 +31,26 @@ def trained():
     return train_credit_model()
 
 
-@pytest.fixture
-def decision_ids(settings, trained, monkeypatch) -> list[str]:
-    """Three decisions of 2025-03-01 logged and anchored in the data dir the CLI reads."""
+def _anchored_log(settings, monkeypatch) -> tuple[EmbeddedChain, TransparencyLog]:
+    """The data dir the CLI reads: a chain with an AnchorRegistry and the log `decisions`."""
     monkeypatch.setenv("AILEDGER_HOME", str(settings.home))
     monkeypatch.delenv("AILEDGER_CHAIN_URL", raising=False)
     monkeypatch.delenv("AILEDGER_DATABASE_URL", raising=False)
-    from datetime import UTC, datetime
-
     admin, signer = dev_accounts(2)
     chain = EmbeddedChain(settings.chain_dir)
     artifact = contracts.load("AnchorRegistry")
     registry = deploy(chain, artifact.abi, artifact.bytecode, sender=admin)
     anchorer = Anchorer.register(registry, "decisions", admin=admin, signer=signer)
-    log = TransparencyLog(open_store(settings), anchorer=anchorer)
+    return chain, TransparencyLog(open_store(settings), anchorer=anchorer)
+
+
+@pytest.fixture
+def decision_ids(settings, trained, monkeypatch) -> list[str]:
+    """Three decisions of 2025-03-01 logged and anchored in the data dir the CLI reads."""
+    from datetime import UTC, datetime
+
+    chain, log = _anchored_log(settings, monkeypatch)
+    admin = dev_accounts(1)[0]
     applications = load_german_credit().features[list(MODEL_FEATURES)].iloc[:3]
     with open_decision_index(settings) as index:
         audited = AuditedModel(
@@ -125,17 +131,10 @@ def test_export_of_an_empty_period_writes_nothing(decision_ids, tmp_path):
 def promise_files(settings, monkeypatch, tmp_path) -> tuple:
     """Two promises of an anchored log: leaf 0 (anchored in time) and leaf 2 (never
     anchored, its deadline passed)."""
-    monkeypatch.setenv("AILEDGER_HOME", str(settings.home))
-    monkeypatch.setenv("AILEDGER_PASSWORD", settings.password)
+    monkeypatch.setenv("AILEDGER_PASSWORD", settings.password)  # the checker signs evidence
     monkeypatch.setenv("AILEDGER_KEYSTORE_SCRYPT_N", str(settings.keystore_scrypt_n))
-    monkeypatch.delenv("AILEDGER_CHAIN_URL", raising=False)
-    monkeypatch.delenv("AILEDGER_DATABASE_URL", raising=False)
-    admin, signer = dev_accounts(2)
-    chain = EmbeddedChain(settings.chain_dir)
-    artifact = contracts.load("AnchorRegistry")
-    registry = deploy(chain, artifact.abi, artifact.bytecode, sender=admin)
-    anchorer = Anchorer.register(registry, "decisions", admin=admin, signer=signer)
-    log = TransparencyLog(open_store(settings), anchorer=anchorer)
+    chain, log = _anchored_log(settings, monkeypatch)
+    anchorer = log.anchorer
     first = log.append_many([b"decision 0", b"decision 1"])[0]
     kept = promise_for(log, first)
     log.close_batch()
