@@ -154,6 +154,9 @@ class TrustRoot:
     logs: tuple[TrustedLog, ...]
     signature: bytes = b""
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "registry", _address(self.registry, "registry"))
+
     def document(self) -> dict[str, Any]:
         """Everything but the signature: what the signature covers."""
         return {
