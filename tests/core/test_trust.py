@@ -79,7 +79,7 @@ def test_pins_from_the_trust_root_accept_its_identity():
 
 def test_signer_outside_its_validity_window_is_refused():
     late = LogIdentity(31337, ROOT.registry, LOG_ID, OPERATOR.address, ((10, SIGNER.address),))
-    with pytest.raises(IdentityMismatchError, match=r"signer .* at block 10 is not a pinned signer"):
+    with pytest.raises(IdentityMismatchError, match=r"at block 10 is not a pinned signer"):
         Pins.from_trust_root(ROOT, "root").check(late)
 
 
