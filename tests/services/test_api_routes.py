@@ -65,6 +65,7 @@ def test_proof_of_a_call_verifies(api, client, paid):
     report = api.post("/services/proofs/verify", json=proof).json()
     assert report["verified"] is True
     assert report["log_index"] == paid[1].log_index
+    assert report["identity"].startswith("identity NOT pinned")
 
 
 def test_tampered_proof_is_refused_with_409(api, client, paid):

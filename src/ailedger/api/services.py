@@ -67,6 +67,7 @@ def verify_proof(
     platform: Platform = Depends(get_platform),
 ) -> dict[str, Any]:
     """Check a call proof against the chain: receipt, log inclusion, anchored head."""
+    from ailedger.core.trust import describe_identity
     from ailedger.services import service_contracts, verify_call_proof
 
     report = verify_call_proof(proof, platform.chain, service_contracts(platform).registry)
@@ -78,6 +79,8 @@ def verify_proof(
         "tree_size": report.tree_size,
         "anchor_block": report.anchor_block,
         "anchor_tx": report.anchor_tx,
+        # Unpinned here: says so, and names the log, registry and operator checked.
+        "identity": describe_identity(None, report.identity),
     }
 
 
