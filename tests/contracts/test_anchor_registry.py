@@ -468,3 +468,47 @@ def test_domain_separator_matches_the_off_chain_domain(registry, chain_id):
 def test_tree_head_typehash_matches_the_off_chain_type(registry):
     fields = ",".join(f"{f['type']} {f['name']}" for f in TREE_HEAD_TYPES["TreeHead"])
     assert registry.TREE_HEAD_TYPEHASH() == keccak(text=f"TreeHead({fields})")
+
+
+@settings(
+    max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    growth=st.integers(2**32 + 1, 2**256 - 11),
+    ahead_ms=st.integers(1, 2**64 - 1),
+)
+def test_no_head_beyond_the_bounds_is_ever_anchored(registry, log_id, anchor, growth, ahead_ms):
+    # Property: whatever the signer signs, growth beyond 2**32 or a timestamp past the
+    # chain's clock reverts, and the log still takes the next honest head.
+    with boa.env.anchor():
+        anchor(log_id, 10)
+        with boa.reverts("anchor: tree grows by more than 2**32"):
+            anchor(log_id, 10 + growth, head_root=ROOT_2, head_proof=[ROOT_1])
+        latest_allowed = boa.env.evm.patch.timestamp * 1000 + registry.MAX_CLOCK_SKEW_MS()
+        if latest_allowed + ahead_ms < 2**64:
+            with boa.reverts("anchor: timestamp is ahead of the chain's clock"):
+                anchor(log_id, 13, latest_allowed + ahead_ms)
+        anchor(log_id, 13)
+
+
+@settings(
+    max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(rotations=st.lists(st.sampled_from(["alice", "bob"]), min_size=1, max_size=5))
+def test_heads_signed_for_an_earlier_key_epoch_never_anchor(
+    registry, admin, alice, bob, log_id, sign, rotations
+):
+    # Property: after any sequence of rotations, a head signed in any earlier epoch by the
+    # signer of that epoch reverts; one signed for the current epoch anchors.
+    keys = {"alice": alice, "bob": bob}
+    with boa.env.anchor():
+        stale = [sign(alice, log_id, 1, root(1), T0, 0)]
+        for epoch, name in enumerate(rotations, start=1):
+            registry.set_signer(log_id, keys[name].address, sender=admin)
+            if epoch < len(rotations):
+                stale.append(sign(keys[name], log_id, 1, root(1), T0, epoch))
+        for signature in stale:
+            with boa.reverts("anchor: signature is not the log signer's"):
+                registry.anchor(log_id, 1, root(1), T0, signature, [], sender=admin)
+        current = sign(keys[rotations[-1]], log_id, 1, root(1), T0, len(rotations))
+        registry.anchor(log_id, 1, root(1), T0, current, [], sender=admin)
