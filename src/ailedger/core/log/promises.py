@@ -6,6 +6,9 @@ at this index, appended at this time, and a head covering it will be anchored wi
 ``max_delay_ms``. :func:`check_promise` reads the registry: a promise past its deadline
 with no head covering it anchored in time is evidence of misbehaviour, signed by the log
 key itself; :func:`evidence` wraps it with what the chain showed, signed by the checker.
+A covering head is on time when its signed timestamp is within the deadline (as CT
+compares STH and SCT timestamps); "now", for a promise no head covers, is the time of the
+chain's latest block, so the evidence names facts anyone can re-read.
 
 Signed with EIP-712 under the log's registry domain with the type
 ``InclusionPromise(bytes32 logId,uint256 leafIndex,bytes32 leafHash,uint64 timestamp,
@@ -205,7 +208,10 @@ def check_promise(
     now_ms = anchorer.chain.get_block(latest).timestamp * 1000
     covering = next((h for h in anchorer.chain_heads() if h.tree_size > p.leaf_index), None)
     if covering is not None:
-        anchored_ms = anchorer.chain.get_block(covering.block_number).timestamp * 1000
+        # As in CT (RFC 6962 3.5), the covering head's own signed timestamp is compared with
+        # the deadline: same clock as the promise's, and the registry refused it had it
+        # been ahead of the chain's clock.
+        anchored_ms = covering.timestamp
         if inclusion_proof is not None:
             if inclusion_proof.tree_size != covering.tree_size:
                 raise InvalidInputError(
@@ -226,7 +232,7 @@ def check_promise(
             )
             return PromiseCheck("kept", reason, signer, covering, latest, now_ms)
         reason = (
-            f"leaf {p.leaf_index} was first covered by head #{covering.index} anchored at "
+            f"leaf {p.leaf_index} was first covered by head #{covering.index}, signed at "
             f"{anchored_ms} ms, after the promised deadline {p.deadline_ms} ms"
         )
         return PromiseCheck("broken", reason, signer, covering, latest, now_ms)
