@@ -99,3 +99,10 @@ def test_no_flags_means_no_pins_and_the_output_says_so():
 def test_malformed_pin_is_an_input_error():
     with pytest.raises(InvalidInputError, match="operator: expected a 0x address"):
         Pins.from_flags(operator="alice", registry=None)
+
+
+def test_trust_root_with_a_negative_chain_id_names_the_field():
+    data = copy.deepcopy(ROOT.to_dict())
+    data["chain_id"] = -1
+    with pytest.raises(InvalidInputError, match="chain_id: expected a non-negative integer"):
+        TrustRoot.from_dict(data)

@@ -70,7 +70,9 @@ def _bytes32(value: object, name: str) -> bytes:
 
 def _int(value: object, name: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise InvalidInputError(f"{name}: expected a non-negative integer, got {value!r}", name)
+        raise InvalidInputError(
+            f"{name}: expected a non-negative integer, got {value!r}", field=name
+        )
     return value
 
 
