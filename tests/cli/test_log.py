@@ -194,3 +194,12 @@ def test_trust_and_flag_pins_together_are_refused(trust_file):
     )
     assert isinstance(result.exception, InvalidInputError)
     assert "exclusive" in result.exception.message
+
+
+def test_tampered_trust_root_is_refused(trust_file):
+    data = json.loads(trust_file.read_text())
+    data["operator"]["address"] = dev_accounts(6)[5].address  # swap in another operator
+    trust_file.write_text(json.dumps(data))
+    result = runner.invoke(app, ["log", "verify", "--trust", str(trust_file)])
+    assert isinstance(result.exception, IntegrityError)
+    assert "not by its operator" in result.exception.message
