@@ -9,6 +9,7 @@ import pytest
 from eth_account.signers.local import LocalAccount
 
 from ailedger.platform import Platform
+from ailedger.services.runtime import call_log_id
 from ailedger.services import (
     ClaimPolicy,
     LocalTransport,
@@ -58,11 +59,8 @@ class Services:
         }
         synchronous = kwargs.pop("synchronous", "FULL")
         parts.update(kwargs)
-        return ServiceHost(
-            store=VoucherStore(path, synchronous=synchronous),
-            log=self.platform.open_log("calls_diagnosis"),
-            **parts,
-        )
+        parts.setdefault("log", self.platform.open_log("calls_diagnosis"))
+        return ServiceHost(store=VoucherStore(path, synchronous=synchronous), **parts)
 
     def client(self, host: ServiceHost, account: LocalAccount | None = None) -> ServiceClient:
         return ServiceClient(
@@ -87,6 +85,7 @@ def services(settings, model) -> Iterator[Services]:
             card_hash=model.card_hash,
             price=PRICE,
             endpoint="http://127.0.0.1:8100",
+            log_id=call_log_id(platform, "diagnosis"),
         )
         yield Services(platform, contracts, owner, consumer, listing, model)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import pytest
 
@@ -88,3 +89,25 @@ def test_head_re_signed_by_a_key_rotated_in_after_the_anchor_fails(services, pro
     with pytest.raises(IntegrityError, match="tree head signature") as error:
         _verify(services, proof)
     assert error.value.field == "tree_head"
+
+
+def test_proof_from_a_private_log_is_refused(services):
+    """A service recording calls in a log other than the one its listing is bound to."""
+    log = services.platform.open_log("private_calls")
+    bound = services.contracts.registry.get(services.listing.model_id)
+    private = services.host(listing=replace(bound, log_id=log.anchorer.log_id), log=log)
+    try:
+        client = services.client(private)
+        listing = client.discover("diagnosis")
+        call = client.call(listing, services.model.examples[0])
+        proof = json.loads(json.dumps(client.proof(listing, call)))
+    finally:
+        private.close()
+    with pytest.raises(IntegrityError, match="binds diagnosis to log") as error:
+        _verify(services, proof)
+    assert error.value.field == "log_id"
+
+
+def test_host_refuses_to_record_calls_outside_the_bound_log(services):
+    with pytest.raises(IntegrityError, match="binds diagnosis to log"):
+        services.host(log=services.platform.open_log("private_calls"))

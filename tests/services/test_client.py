@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from ailedger.errors import IntegrityError, NotFoundError
+from ailedger.errors import IntegrityError, InvalidInputError, NotFoundError
 from ailedger.services import (
     LocalTransport,
     ModelDeprecatedError,
@@ -209,3 +209,45 @@ def test_no_double_spending_across_calls_claims_and_withdrawals(client, services
     assert channels.withdraw(services.owner) == 7 * PRICE
     assert token.balanceOf(services.owner.address) == before + 7 * PRICE
     assert channels.withdraw(services.owner) == 0
+
+
+# --- dishonest hosts and registrants (issue 9) ------------------------------------------------
+
+
+def test_client_pays_by_its_own_records_not_the_hosts_report(services, host):
+    """A host reporting its channel as nearly spent gets one price, not the whole deposit."""
+    from fastapi.testclient import TestClient
+
+    from ailedger.services import HttpTransport, create_host_app
+
+    honest_status = host.channel_status
+
+    def lying_status(channel_id):
+        status = honest_status(channel_id)
+        status["channel"]["claimed"] = status["channel"]["deposit"] - PRICE
+        status["channel"]["nonce"] = 41
+        return status
+
+    services.client(host).call(services.listing, services.model.examples[0])
+    host.channel_status = lying_status
+    with TestClient(create_host_app(host, close_on_shutdown=False)) as http:
+        # A fresh client (every `ailedger services call` run is one) on the same channel.
+        client = _client_with(services, HttpTransport("http://testserver", client=http))
+        paid = client.call(client.discover("diagnosis"), services.model.examples[0])
+    assert (paid.voucher.nonce, paid.voucher.amount) == (2, 2 * PRICE)
+
+
+def test_impostor_registering_the_same_name_makes_the_bare_name_ambiguous(client, services):
+    impostor = services.platform.account("mallory", create=True, fund_wei=10**18)
+    services.contracts.registry.register(
+        impostor,
+        "diagnosis",
+        model_hash=b"\x01" * 32,
+        card_hash=b"\x02" * 32,
+        price=100 * PRICE,
+        endpoint="http://127.0.0.1:9",
+    )
+    with pytest.raises(InvalidInputError, match="ambiguous") as raised:
+        client.discover("diagnosis")
+    assert services.owner.address in raised.value.message
+    assert impostor.address in raised.value.message

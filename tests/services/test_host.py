@@ -185,6 +185,7 @@ def test_voucher_on_a_channel_of_another_model_is_refused(host, pay, services):
         card_hash=b"\x02" * 32,
         price=PRICE,
         endpoint="http://x",
+        log_id=services.listing.log_id,
     )
     foreign = services.contracts.channels.open(
         services.consumer, other.model_id, ALT, _chain_now(services) + DAY
@@ -360,7 +361,6 @@ def test_voucher_after_reclaim_is_refused(services, host, pay):
     while chain.get_block(chain.block_number()).timestamp < short.expiry:
         services.contracts.token.approve(services.owner.address, 0, sender=services.consumer)
     services.contracts.channels.reclaim(services.consumer, short.channel_id)
-    host.policy = ClaimPolicy(expiry_margin=0)
     _refused(
         host,
         pay(1, PRICE, channel_id=short.channel_id),
@@ -373,3 +373,22 @@ def _voucher(request):
     from ailedger.services import Voucher
 
     return Voucher.from_dict(request["voucher"])
+
+
+# --- everything accepted is claimable (issue 9, item 1) ---------------------------------------
+
+
+def test_voucher_with_a_nonce_the_contract_cannot_claim_is_refused(host, pay, services):
+    # PaymentChannels.claim refuses nonces above 2**96 - 1, and nonces only grow: one such
+    # voucher accepted would leave every later voucher of the channel unclaimable.
+    _refused(host, pay(2**96, PRICE), "nonce", "voucher.nonce")
+    host.handle(pay(2**96 - 1, PRICE))
+    (result,) = host.claim_all()
+    assert (result.nonce, result.paid) == (2**96 - 1, PRICE)
+
+
+@pytest.mark.parametrize("margin", [0, -5, 1.5, True])
+def test_claim_policy_without_a_positive_expiry_margin_is_refused(margin):
+    # Without a margin a consumer could reclaim at expiry what the host just accepted.
+    with pytest.raises(InvalidInputError, match="expiry_margin"):
+        ClaimPolicy(expiry_margin=margin)

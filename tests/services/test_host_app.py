@@ -113,3 +113,13 @@ def test_batch_lines_with_a_malformed_line_is_a_422_naming_it(http, host, servic
     assert response.status_code == 422
     assert response.json()["field"] == "inputs[1]"
     assert host.log.size == log_before
+
+
+def test_junk_channel_ids_do_not_grow_the_lock_table(http, host, services):
+    signer = VoucherSigner(services.platform.chain.chain_id, services.contracts.channels.address)
+    for channel_id in range(10_000, 10_300):
+        voucher = signer.sign(services.consumer, channel_id, 1, PRICE)
+        body = {"input": services.model.examples[0], "salt": "0x" + "00" * 32}
+        response = http.post("/call", json=body | {"voucher": voucher.to_dict()})
+        assert response.status_code == 402
+    assert len(host._channel_locks) <= 64

@@ -6,6 +6,10 @@
         owner (who is paid and signs call receipts), the SHA-256 hash of
         the serialised model and of its model card, the price of one call
         in ALT (18 decimals) and the endpoint URL where it is served.
+        Each entry is bound, by its owner at registration and for good, to
+        the transparency log (its AnchorRegistry log id) where every call of
+        the service is recorded: a call proof counts only from that log, so
+        a service cannot keep some calls in a private one.
         Only the owner changes an entry: price, endpoint, or deprecation,
         which is final. Ids mix in the owner, so nobody can take another's
         id: model_id = keccak256(abi_encode(owner, name)).
@@ -22,6 +26,7 @@ struct Model:
     card_hash: bytes32
     price: uint256
     endpoint: String[256]
+    log_id: bytes32
     deprecated: bool
     registered_at: uint256
 
@@ -34,6 +39,7 @@ event ModelRegistered:
     card_hash: bytes32
     price: uint256
     endpoint: String[256]
+    log_id: bytes32
 
 event PriceUpdated:
     model_id: indexed(bytes32)
@@ -77,6 +83,7 @@ def register(
     card_hash: bytes32,
     price: uint256,
     endpoint: String[256],
+    log_id: bytes32,
 ) -> bytes32:
     """
     @dev Registers the caller's model `name`; the caller becomes its owner.
@@ -85,6 +92,8 @@ def register(
     @param card_hash SHA-256 of the model card (not zero).
     @param price ALT (in wei) per call, above zero.
     @param endpoint The URL the service answers on (not empty).
+    @param log_id The AnchorRegistry log id of the log the service records
+           every call in (not zero); fixed for good.
     @return bytes32 The model id.
     """
     assert name != empty(bytes32), "register: name is empty"
@@ -92,6 +101,7 @@ def register(
     assert card_hash != empty(bytes32), "register: card hash is zero"
     assert price > 0, "register: price must be above zero"
     assert len(endpoint) > 0, "register: endpoint is empty"
+    assert log_id != empty(bytes32), "register: log id is zero"
     model_id: bytes32 = self._model_id(msg.sender, name)
     assert self._models[model_id].owner == empty(address), "register: model already registered"
     self._models[model_id] = Model(
@@ -102,6 +112,7 @@ def register(
         card_hash=card_hash,
         price=price,
         endpoint=endpoint,
+        log_id=log_id,
         deprecated=False,
         registered_at=block.timestamp,
     )
@@ -114,6 +125,7 @@ def register(
         card_hash=card_hash,
         price=price,
         endpoint=endpoint,
+        log_id=log_id,
     )
     return model_id
 
@@ -170,6 +182,15 @@ def model_owner(model_id: bytes32) -> address:
     @dev The owner of `model_id` (zero address if unknown).
     """
     return self._models[model_id].owner
+
+
+@external
+@view
+def log_of(model_id: bytes32) -> bytes32:
+    """
+    @dev The log id `model_id`'s calls are recorded in (zero if unknown).
+    """
+    return self._models[model_id].log_id
 
 
 @external

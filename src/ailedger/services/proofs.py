@@ -6,6 +6,7 @@ returns) and read access to the chain. It checks that:
 1. the record is a call record whose receipt the model's registered owner signed,
    for the model hash the registry lists; for a call of a batch, that the item's
    hashes are in the batch receipt's Merkle root at the item's position;
+   the receipt and the tree head name the log the registry binds the model to;
 2. the record is in the log: its RFC 9162 inclusion proof leads to the root of
    the signed tree head;
 3. the head is signed by the key that was the log's signer when it was anchored
@@ -108,6 +109,15 @@ def verify_call_proof(
             field="receipt.model_hash",
         )
     ReceiptSigner(chain.chain_id, registry.address).verify(receipt, listing.owner)
+    # Only the log the registry binds the model to counts: a service must not keep some
+    # calls in a private log and still prove them.
+    if receipt.log_id != listing.log_id or signed.head.log_id != listing.log_id:
+        raise IntegrityError(
+            f"proof: the call is recorded in log 0x{signed.head.log_id.hex()} (receipt: "
+            f"0x{receipt.log_id.hex()}), but the registry binds {listing.name} to log "
+            f"0x{listing.log_id.hex()}",
+            field="log_id",
+        )
 
     if inclusion.leaf_index != log_index or inclusion.tree_size != signed.head.tree_size:
         raise IntegrityError(

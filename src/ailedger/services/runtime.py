@@ -13,6 +13,7 @@ from pathlib import Path
 from eth_account.signers.local import LocalAccount
 
 from ailedger.config import Settings
+from ailedger.core.log import log_name
 from ailedger.errors import IntegrityError, InvalidInputError, NotFoundError
 from ailedger.platform import Platform
 from ailedger.services.batches import MAX_BATCH
@@ -24,6 +25,7 @@ from ailedger.services.store import VoucherStore
 
 __all__ = [
     "OWNER_KEY",
+    "call_log_id",
     "check_service_name",
     "log_name_for",
     "models_dir",
@@ -56,6 +58,13 @@ def voucher_store_path(settings: Settings, name: str) -> Path:
 def log_name_for(name: str) -> str:
     """The transparency log of a model's calls (an identifier of at most 32 bytes)."""
     return ("calls_" + _slug(name))[:32]
+
+
+def call_log_id(platform: Platform, name: str) -> bytes:
+    """The AnchorRegistry id of the log of ``name``'s calls (the operator's ``calls_<name>``),
+    which the registry binds the model to."""
+    registry = platform.contract("AnchorRegistry")
+    return registry.compute_log_id(platform.operator.address, log_name(log_name_for(name)))
 
 
 def publish_model(
@@ -96,6 +105,7 @@ def publish_model(
             card_hash=model.card_hash,
             price=price,
             endpoint=endpoint,
+            log_id=call_log_id(platform, name),
         )
         return listing, True
     if not listing.deprecated:

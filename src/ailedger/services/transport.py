@@ -14,7 +14,11 @@ from ailedger.errors import (
     UnauthorizedError,
 )
 from ailedger.services.batches import BATCH_LINES_MEDIA_TYPE, encode_batch_lines
-from ailedger.services.errors import ModelDeprecatedError, PaymentRequiredError
+from ailedger.services.errors import (
+    AmbiguousModelError,
+    ModelDeprecatedError,
+    PaymentRequiredError,
+)
 
 if TYPE_CHECKING:
     import httpx
@@ -33,6 +37,7 @@ _ERRORS: dict[str, type[AILedgerError]] = {
         ChainError,
         PaymentRequiredError,
         ModelDeprecatedError,
+        AmbiguousModelError,
     )
 }
 
