@@ -9,7 +9,6 @@ import pytest
 from eth_account.signers.local import LocalAccount
 
 from ailedger.platform import Platform
-from ailedger.services.runtime import call_log_id
 from ailedger.services import (
     ClaimPolicy,
     LocalTransport,
@@ -22,6 +21,8 @@ from ailedger.services import (
     deploy_service_contracts,
     diagnosis_model,
 )
+from ailedger.services.records import ConsumerRecords
+from ailedger.services.runtime import call_log_id, open_consumer_records
 
 ALT = 10**18
 PRICE = 10**16
@@ -62,12 +63,22 @@ class Services:
         parts.setdefault("log", self.platform.open_log("calls_diagnosis"))
         return ServiceHost(store=VoucherStore(path, synchronous=synchronous), **parts)
 
-    def client(self, host: ServiceHost, account: LocalAccount | None = None) -> ServiceClient:
+    def records(self, account: LocalAccount | None = None) -> ConsumerRecords:
+        """The consumer's records in this data dir (every client of it shares them)."""
+        address = (account or self.consumer).address
+        return open_consumer_records(self.platform.settings, address)
+
+    def client(
+        self, host: ServiceHost, account: LocalAccount | None = None, transport=None
+    ) -> ServiceClient:
+        """A client of ``account`` (the consumer) reaching ``host`` in process, or through
+        ``transport``."""
         return ServiceClient(
             account or self.consumer,
             self.contracts.registry,
             self.contracts.channels,
-            transport_for=lambda _listing: LocalTransport(host),
+            records=self.records(account),
+            transport_for=lambda _listing: transport or LocalTransport(host),
         )
 
 

@@ -6,14 +6,19 @@ import json
 
 import pytest
 
-from ailedger.errors import IntegrityError, InvalidInputError, NotFoundError
+from ailedger import contracts
+from ailedger.core.chain import deploy
+from ailedger.errors import IntegrityError, NotFoundError
 from ailedger.services import (
     LocalTransport,
     ModelDeprecatedError,
+    ModelRegistryClient,
     PaymentRequiredError,
     ServiceClient,
     verify_call_proof,
 )
+from ailedger.services.errors import AmbiguousModelError
+from ailedger.services.records import ConsumerRecords
 from tests.services.conftest import ALT, PRICE
 
 
@@ -31,12 +36,7 @@ class TamperingTransport(LocalTransport):
 
 
 def _client_with(services, transport) -> ServiceClient:
-    return ServiceClient(
-        services.consumer,
-        services.contracts.registry,
-        services.contracts.channels,
-        transport_for=lambda _listing: transport,
-    )
+    return services.client(None, transport=transport)
 
 
 # --- discovery and channels -------------------------------------------------------------------
@@ -237,17 +237,88 @@ def test_client_pays_by_its_own_records_not_the_hosts_report(services, host):
     assert (paid.voucher.nonce, paid.voucher.amount) == (2, 2 * PRICE)
 
 
-def test_impostor_registering_the_same_name_makes_the_bare_name_ambiguous(client, services):
+def test_host_claiming_more_than_the_client_signed_is_refused(services, host):
+    """A host that refuses every voucher and reports the channel as nearly spent."""
+    client = services.client(host)
+    client.call(services.listing, services.model.examples[0])
+    honest_status = host.channel_status
+
+    def lying_status(channel_id):
+        status = honest_status(channel_id)
+        status["channel"]["claimed"] = status["channel"]["deposit"] - PRICE
+        return status
+
+    def refuse(_request):
+        raise PaymentRequiredError("voucher: amount below price", field="voucher.amount")
+
+    host.channel_status, host.handle = lying_status, refuse
+    with pytest.raises(IntegrityError, match="above the last voucher this account signed"):
+        client.call(services.listing, services.model.examples[0])
+
+
+def test_hosts_copy_of_a_voucher_beyond_the_clients_records_is_refused(services, host, tmp_path):
+    """Records lost (or another machine with this key): the host's word does not restore
+    them, even with a voucher of ours."""
+    earlier = services.client(host)
+    for example in services.model.examples[:2]:
+        earlier.call(services.listing, example)
+    forgetful = ServiceClient(
+        services.consumer,
+        services.contracts.registry,
+        services.contracts.channels,
+        records=ConsumerRecords(tmp_path / "lost.sqlite3"),
+        transport_for=lambda _listing: LocalTransport(host),
+    )
+    with pytest.raises(IntegrityError, match="nonce 2 for 20000000000000000, above"):
+        forgetful.call(services.listing, services.model.examples[0])
+
+
+def _register_impostor(services, registry=None):
     impostor = services.platform.account("mallory", create=True, fund_wei=10**18)
-    services.contracts.registry.register(
+    return (registry or services.contracts.registry).register(
         impostor,
         "diagnosis",
         model_hash=b"\x01" * 32,
         card_hash=b"\x02" * 32,
         price=100 * PRICE,
         endpoint="http://127.0.0.1:9",
+        log_id=b"\x03" * 32,
     )
-    with pytest.raises(InvalidInputError, match="ambiguous") as raised:
+
+
+def test_impostor_registering_the_same_name_makes_the_bare_name_ambiguous(client, services):
+    client.call(client.discover("diagnosis"), services.model.examples[0])
+    impostor = _register_impostor(services)
+    with pytest.raises(AmbiguousModelError, match="ambiguous") as raised:
         client.discover("diagnosis")
     assert services.owner.address in raised.value.message
-    assert impostor.address in raised.value.message
+    assert impostor.owner in raised.value.message
+    assert f"used the one of owner {services.owner.address} before" in raised.value.message
+    assert client.discover("diagnosis", services.owner.address.lower()) == services.listing
+
+
+def test_registry_resolving_a_pinned_name_to_another_owner_is_refused(client, services):
+    client.call(client.discover("diagnosis"), services.model.examples[0])
+    # Another registry (redeployed, or a look-alike) where only the impostor has the name.
+    artifact = contracts.load("ModelRegistry")
+    other = ModelRegistryClient(
+        deploy(services.platform.chain, artifact.abi, artifact.bytecode, sender=services.owner)
+    )
+    _register_impostor(services, other)
+    moved = ServiceClient(
+        services.consumer,
+        other,
+        services.contracts.channels,
+        records=services.records(),
+        transport_for=lambda _listing: pytest.fail("no call may be made"),
+    )
+    with pytest.raises(IntegrityError, match="but this account used") as raised:
+        moved.discover("diagnosis")
+    assert raised.value.field == "name"
+
+
+def test_bare_name_of_a_single_owner_is_pinned_at_first_use(client, services):
+    assert client.records.pinned("diagnosis") is None
+    client.call(client.discover("diagnosis"), services.model.examples[0])
+    pin = client.records.pinned("diagnosis")
+    assert (pin.owner, pin.model_id) == (services.owner.address, services.listing.model_id)

@@ -29,12 +29,7 @@ def http(services, host):
 @pytest.fixture
 def http_client(services, http) -> ServiceClient:
     transport = HttpTransport("http://testserver", client=http)
-    return ServiceClient(
-        services.consumer,
-        services.contracts.registry,
-        services.contracts.channels,
-        transport_for=lambda _listing: transport,
-    )
+    return services.client(None, transport=transport)
 
 
 def test_batch_over_http_is_verified_by_the_client(http_client, services):

@@ -50,6 +50,7 @@ RECEIPT_DOMAIN_NAME = "AILedger ServiceReceipt"
 RECORD_KIND = "ailedger.services.call/v1"
 SALT_BYTES = 32
 
+
 def receipt_domain(chain_id: int, registry_address: str) -> Domain:
     """The domain of receipts for models of the ModelRegistry at ``registry_address``."""
     return Domain(RECEIPT_DOMAIN_NAME, "1", chain_id, registry_address)

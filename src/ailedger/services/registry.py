@@ -7,7 +7,7 @@ from typing import Any
 
 from eth_account.signers.local import LocalAccount
 
-from ailedger.core.chain import Contract
+from ailedger.core.chain import Contract, to_checksum
 from ailedger.errors import InvalidInputError, NotFoundError
 from ailedger.services.errors import AmbiguousModelError, ModelDeprecatedError
 
@@ -138,6 +138,7 @@ class ModelRegistryClient:
         is none; ``ModelDeprecatedError`` when it is deprecated.
         """
         if owner is not None:
+            owner = to_checksum(owner, "owner")
             try:
                 candidates = [self.get(self.model_id(owner, name))]
             except NotFoundError:

@@ -1,8 +1,10 @@
 """Where a data dir keeps its services, and how a published model is opened for serving.
 
 Layout under ``<home>/services/``: ``models/<name>.pickle`` (published models),
-``<name>/vouchers.sqlite3`` (each host's vouchers and claims). Each host logs its
-calls in the transparency log ``calls_<name>`` of :meth:`Platform.open_log`.
+``<name>/vouchers.sqlite3`` (each host's vouchers and claims),
+``consumer/<address>.sqlite3`` (each consumer's records of what it signed and used).
+Each host logs its calls in the transparency log ``calls_<name>`` of
+:meth:`Platform.open_log`, the log the registry binds the model to.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from ailedger.services.batches import MAX_BATCH
 from ailedger.services.deployment import ServiceContracts
 from ailedger.services.host import ClaimPolicy, ServiceHost
 from ailedger.services.models import ServedModel, load_model, save_model
+from ailedger.services.records import ConsumerRecords
 from ailedger.services.registry import ModelListing
 from ailedger.services.store import VoucherStore
 
@@ -27,8 +30,10 @@ __all__ = [
     "OWNER_KEY",
     "call_log_id",
     "check_service_name",
+    "consumer_records_path",
     "log_name_for",
     "models_dir",
+    "open_consumer_records",
     "open_host",
     "publish_model",
     "voucher_store_path",
@@ -53,6 +58,16 @@ def models_dir(settings: Settings) -> Path:
 
 def voucher_store_path(settings: Settings, name: str) -> Path:
     return settings.home / "services" / _slug(name) / "vouchers.sqlite3"
+
+
+def consumer_records_path(settings: Settings, address: str) -> Path:
+    """Where a consumer account keeps its :class:`ConsumerRecords` (one file per account)."""
+    return settings.home / "services" / "consumer" / f"{address}.sqlite3"
+
+
+def open_consumer_records(settings: Settings, address: str) -> ConsumerRecords:
+    """The consumer records of ``address`` in this data dir (created on first use)."""
+    return ConsumerRecords(consumer_records_path(settings, address))
 
 
 def log_name_for(name: str) -> str:
