@@ -13,6 +13,7 @@ MODEL_HASH = keccak(b"model bytes")
 CARD_HASH = keccak(b"model card")
 PRICE = 10**16
 ENDPOINT = "http://127.0.0.1:8100"
+LOG_ID = keccak(b"calls log")
 
 
 @pytest.fixture
@@ -27,7 +28,7 @@ def owner() -> str:
 
 @pytest.fixture
 def model_id(registry, owner) -> bytes:
-    return registry.register(NAME, MODEL_HASH, CARD_HASH, PRICE, ENDPOINT, sender=owner)
+    return registry.register(NAME, MODEL_HASH, CARD_HASH, PRICE, ENDPOINT, LOG_ID, sender=owner)
 
 
 def _event(contract):
@@ -51,10 +52,11 @@ def test_register_stores_every_field(registry, owner, model_id):
     assert (model.name, model.model_hash, model.card_hash) == (NAME, MODEL_HASH, CARD_HASH)
     assert (model.price, model.endpoint, model.deprecated) == (PRICE, ENDPOINT, False)
     assert model.registered_at == boa.env.evm.patch.timestamp
+    assert model.log_id == LOG_ID == registry.log_of(model_id)
 
 
 def test_register_emits_model_registered(registry, owner):
-    model_id = registry.register(NAME, MODEL_HASH, CARD_HASH, PRICE, ENDPOINT, sender=owner)
+    model_id = registry.register(NAME, MODEL_HASH, CARD_HASH, PRICE, ENDPOINT, LOG_ID, sender=owner)
     name, event = _event(registry)
     assert name == "ModelRegistered"
     assert (event.model_id, event.owner, event.price, event.endpoint) == (
@@ -64,11 +66,12 @@ def test_register_emits_model_registered(registry, owner):
         ENDPOINT,
     )
     assert (event.name, event.model_hash, event.card_hash) == (NAME, MODEL_HASH, CARD_HASH)
+    assert event.log_id == LOG_ID
 
 
 def test_registered_models_are_enumerable(registry, owner, model_id):
     other = registry.register(
-        b"credit".ljust(32, b"\0"), MODEL_HASH, CARD_HASH, PRICE, ENDPOINT, sender=owner
+        b"credit".ljust(32, b"\0"), MODEL_HASH, CARD_HASH, PRICE, ENDPOINT, LOG_ID, sender=owner
     )
     assert registry.model_count() == 2
     assert [registry.model_id_at(0), registry.model_id_at(1)] == [model_id, other]
@@ -81,7 +84,7 @@ def test_model_id_at_out_of_range_reverts(registry, model_id):
 
 def test_same_name_by_another_owner_is_another_model(registry, model_id):
     other = registry.register(
-        NAME, MODEL_HASH, CARD_HASH, PRICE, ENDPOINT, sender=boa.env.generate_address("x")
+        NAME, MODEL_HASH, CARD_HASH, PRICE, ENDPOINT, LOG_ID, sender=boa.env.generate_address("x")
     )
     assert other != model_id
     assert registry.model_count() == 2
@@ -89,26 +92,43 @@ def test_same_name_by_another_owner_is_another_model(registry, model_id):
 
 def test_registering_the_same_name_twice_reverts(registry, owner, model_id):
     with boa.reverts("register: model already registered"):
-        registry.register(NAME, MODEL_HASH, CARD_HASH, 1, ENDPOINT, sender=owner)
+        registry.register(NAME, MODEL_HASH, CARD_HASH, 1, ENDPOINT, LOG_ID, sender=owner)
     assert registry.price_of(model_id) == PRICE
 
 
 @pytest.mark.parametrize(
     ("field", "args", "reason"),
     [
-        ("name", (b"\0" * 32, MODEL_HASH, CARD_HASH, PRICE, ENDPOINT), "register: name is empty"),
+        (
+            "name",
+            (b"\0" * 32, MODEL_HASH, CARD_HASH, PRICE, ENDPOINT, LOG_ID),
+            "register: name is empty",
+        ),
         (
             "model_hash",
-            (NAME, b"\0" * 32, CARD_HASH, PRICE, ENDPOINT),
+            (NAME, b"\0" * 32, CARD_HASH, PRICE, ENDPOINT, LOG_ID),
             "register: model hash is zero",
         ),
         (
             "card_hash",
-            (NAME, MODEL_HASH, b"\0" * 32, PRICE, ENDPOINT),
+            (NAME, MODEL_HASH, b"\0" * 32, PRICE, ENDPOINT, LOG_ID),
             "register: card hash is zero",
         ),
-        ("price", (NAME, MODEL_HASH, CARD_HASH, 0, ENDPOINT), "register: price must be above zero"),
-        ("endpoint", (NAME, MODEL_HASH, CARD_HASH, PRICE, ""), "register: endpoint is empty"),
+        (
+            "price",
+            (NAME, MODEL_HASH, CARD_HASH, 0, ENDPOINT, LOG_ID),
+            "register: price must be above zero",
+        ),
+        (
+            "endpoint",
+            (NAME, MODEL_HASH, CARD_HASH, PRICE, "", LOG_ID),
+            "register: endpoint is empty",
+        ),
+        (
+            "log_id",
+            (NAME, MODEL_HASH, CARD_HASH, PRICE, ENDPOINT, b"\0" * 32),
+            "register: log id is zero",
+        ),
     ],
 )
 def test_register_rejects_empty_fields(registry, owner, field, args, reason):
@@ -121,6 +141,7 @@ def test_unknown_model_reads_as_empty(registry):
     unknown = keccak(b"unknown")
     assert registry.model_owner(unknown) == ZERO
     assert registry.price_of(unknown) == 0
+    assert registry.log_of(unknown) == b"\0" * 32
     assert not registry.is_active(unknown)
 
 
