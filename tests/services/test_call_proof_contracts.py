@@ -95,12 +95,15 @@ def test_proof_from_a_private_log_is_refused(services):
     """A service recording calls in a log other than the one its listing is bound to."""
     log = services.platform.open_log("private_calls")
     bound = services.contracts.registry.get(services.listing.model_id)
-    private = services.host(listing=replace(bound, log_id=log.anchorer.log_id), log=log)
+    claimed = replace(bound, log_id=log.anchorer.log_id)
+    private = services.host(listing=claimed, log=log)
     try:
         client = services.client(private)
-        listing = client.discover("diagnosis")
-        call = client.call(listing, services.model.examples[0])
-        proof = json.loads(json.dumps(client.proof(listing, call)))
+        with pytest.raises(IntegrityError, match="log_id does not match"):
+            client.call(bound, services.model.examples[0])  # the consumer's own check
+        # A consumer told the service's version of the listing gets a proof, which fails.
+        call = client.call(claimed, services.model.examples[1])
+        proof = json.loads(json.dumps(client.proof(claimed, call)))
     finally:
         private.close()
     with pytest.raises(IntegrityError, match="binds diagnosis to log") as error:
