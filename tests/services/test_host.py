@@ -396,9 +396,7 @@ def test_claim_policy_without_a_positive_expiry_margin_is_refused(margin):
 
 
 _SECP256K1_N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
-_NONCES = st.one_of(
-    st.integers(0, 3), st.sampled_from([2**96 - 2, 2**96 - 1, 2**96, 2**256 - 1])
-)
+_NONCES = st.one_of(st.integers(0, 3), st.sampled_from([2**96 - 2, 2**96 - 1, 2**96, 2**256 - 1]))
 
 
 @settings(

@@ -462,6 +462,8 @@ class ServiceClient:
             receipt = CallReceipt.from_dict(response["receipt"])
             log_index = response["log_index"]
             leaf_hash = bytes.fromhex(str(response["leaf_hash"]).removeprefix("0x"))
+            if isinstance(log_index, bool) or not isinstance(log_index, int) or log_index < 0:
+                raise TypeError("log_index must be a non-negative integer")
         except (KeyError, TypeError, ValueError, InvalidInputError) as error:
             raise IntegrityError(f"response: malformed ({error})", field="response") from None
         self.receipts.verify(receipt, listing.owner)

@@ -132,7 +132,7 @@ class HttpTransport:
             raise ChainError(f"service at {self.base_url} is unreachable: {error}") from None
         try:
             body = response.json()
-        except ValueError:
+        except (ValueError, RecursionError):  # not JSON, or nested to exhaust our stack
             body = None
         if response.is_success and isinstance(body, dict):
             return body
