@@ -17,6 +17,7 @@ from ailedger.services import (
     VoucherSigner,
     create_host_app,
 )
+from ailedger.services.app import HostLoop
 from tests.services.conftest import PRICE
 
 
@@ -118,3 +119,10 @@ def test_junk_channel_ids_do_not_grow_the_lock_table(http, host, services):
         response = http.post("/call", json=body | {"voucher": voucher.to_dict()})
         assert response.status_code == 402
     assert len(host._channel_locks) <= 64
+    assert not any(channel_id >= 10_000 for channel_id in host._known)
+
+
+def test_claim_rounds_come_at_least_twice_per_expiry_margin(host):
+    # Else a channel entering the margin could expire (and be reclaimed) unclaimed.
+    assert HostLoop(host, 3600).interval == host.policy.expiry_margin / 2
+    assert HostLoop(host, 5).interval == 5
