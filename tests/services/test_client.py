@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from ailedger import contracts
 from ailedger.core.chain import deploy
@@ -15,6 +17,7 @@ from ailedger.services import (
     ModelRegistryClient,
     PaymentRequiredError,
     ServiceClient,
+    Voucher,
     verify_call_proof,
 )
 from ailedger.services.errors import AmbiguousModelError
@@ -322,3 +325,65 @@ def test_bare_name_of_a_single_owner_is_pinned_at_first_use(client, services):
     client.call(client.discover("diagnosis"), services.model.examples[0])
     pin = client.records.pinned("diagnosis")
     assert (pin.owner, pin.model_id) == (services.owner.address, services.listing.model_id)
+
+
+class _LyingHost:
+    """Refuses every voucher (402) and reports whatever it was told to; keeps what it got."""
+
+    def __init__(self, status) -> None:
+        self.status = status
+        self.received: list[Voucher] = []
+
+    def call(self, request):
+        self.received.append(Voucher.from_dict(request["voucher"]))
+        raise PaymentRequiredError("voucher: amount below price", field="voucher.amount")
+
+    def channel(self, channel_id):
+        return self.status(channel_id, self.received)
+
+
+@settings(
+    max_examples=60,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(data=st.data())
+def test_no_host_report_makes_a_call_commit_more_than_one_price(services, host, data):
+    """Issue 9 item 2 as a property: whatever a host reports, one call raises what the
+    consumer ever signed on the channel by at most the price."""
+    client = services.client(host)
+    listing = services.listing
+    channel = client.channel_for(listing, deposit=ALT)
+    ref = client._ref(channel)
+    if data.draw(st.booleans(), label="an honest call first"):
+        client.call(listing, services.model.examples[0], channel=channel)
+    before = services.records().channel(ref)
+    signed_before = before.signed_amount if before else 0
+    claimed = data.draw(st.one_of(st.integers(0, ALT), st.none()), label="claimed")
+    nonce = data.draw(st.one_of(st.integers(0, 2**96), st.none()), label="nonce")
+    shown = data.draw(
+        st.sampled_from(["none", "last received", "earlier of ours", "forged", "junk"]),
+        label="voucher shown",
+    )
+    signer = client.vouchers
+
+    def status(channel_id, received):
+        latest = None
+        if shown == "last received" and received:
+            latest = received[-1].to_dict()
+        elif shown == "earlier of ours" and before and before.signed_nonce:
+            latest = signer.sign(
+                services.consumer, channel_id, before.signed_nonce, before.signed_amount
+            ).to_dict()
+        elif shown == "forged":
+            latest = signer.sign(services.owner, channel_id, 10**6, ALT).to_dict()
+        elif shown == "junk":
+            latest = {"channel_id": "x"}
+        return {"channel": {"nonce": nonce, "claimed": claimed}, "latest_voucher": latest}
+
+    lying = _LyingHost(status)
+    client = services.client(host, transport=lying)
+    with pytest.raises((IntegrityError, PaymentRequiredError)):
+        client.call(listing, services.model.examples[0], channel=channel)
+    assert lying.received, "the first voucher is always sent"
+    assert max(v.amount for v in lying.received) <= signed_before + PRICE

@@ -494,8 +494,10 @@ class ServiceClient:
         """Mark as accepted the host's latest voucher on ``channel`` if it is ours and
         within what we signed; True if that moved our records.
 
-        Raises :class:`IntegrityError` when the host claims more than we signed: a
-        spent amount or nonce above our records is the host's word against ours.
+        Raises :class:`IntegrityError` when the host claims more than we signed (a
+        spent amount or nonce above our records is the host's word against ours), or
+        holds the very voucher it just refused (the last we signed): paying again on
+        top of it would pay twice for one call.
         """
         ref = self._ref(channel)
         record = self.records.channel(ref)
@@ -526,6 +528,12 @@ class ServiceClient:
                     "on top of it",
                     field="channel",
                 )
+        if voucher is not None and voucher.nonce == signed[0]:
+            raise IntegrityError(
+                f"host: refused voucher {voucher.nonce} on channel {channel.channel_id} yet "
+                "reports holding it; not paying again for the same call",
+                field="channel",
+            )
         if voucher is None or (record and voucher.nonce <= record.accepted_nonce):
             return False
         self.records.mark_accepted(ref, voucher.nonce, voucher.amount)

@@ -26,13 +26,13 @@ safe side) until the records are restored.
 
 from __future__ import annotations
 
-import sqlite3
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from ailedger.errors import InvalidInputError
+from ailedger.services._sqlite import immediate, open_sqlite
 from ailedger.services.errors import PaymentRequiredError
 from ailedger.services.vouchers import Voucher
 
@@ -90,18 +90,8 @@ class ConsumerRecords:
     """Vouchers signed and models used by one consumer account, in one SQLite file."""
 
     def __init__(self, path: Path | str, *, synchronous: str = "NORMAL") -> None:
-        if synchronous not in ("FULL", "NORMAL", "EXTRA"):
-            raise InvalidInputError(
-                f"synchronous: expected FULL, NORMAL or EXTRA, got {synchronous!r}",
-                field="synchronous",
-            )
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute(f"PRAGMA synchronous={synchronous}")
-        self._db.execute("PRAGMA busy_timeout=10000")
-        self._db.executescript(_SCHEMA)
+        self._db = open_sqlite(self.path, _SCHEMA, synchronous=synchronous)
         self._lock = threading.Lock()
 
     # -- channels ------------------------------------------------------------------------------
@@ -131,7 +121,7 @@ class ConsumerRecords:
         returned, i.e. before it can be sent.
         """
         key = ref.key
-        with self._lock, self._transaction():
+        with self._lock, immediate(self._db):
             record = self._channel(key) or ChannelRecord(0, 0, 0, 0)
             nonce = max(record.signed_nonce, chain_nonce) + 1
             base = max(record.accepted_amount, chain_claimed)
@@ -160,7 +150,7 @@ class ConsumerRecords:
         Raises :class:`InvalidInputError` for a voucher above what was signed (nothing
         the records do not know of can be accepted)."""
         key = ref.key
-        with self._lock, self._transaction():
+        with self._lock, immediate(self._db):
             record = self._channel(key) or ChannelRecord(0, 0, 0, 0)
             if nonce > record.signed_nonce or amount > record.signed_amount:
                 raise InvalidInputError(
@@ -183,7 +173,7 @@ class ConsumerRecords:
 
     def pin(self, name: str, owner: str, model_id: bytes) -> ModelPin:
         """Pin ``name`` to ``owner``'s ``model_id`` unless it is pinned; returns the pin."""
-        with self._lock, self._transaction():
+        with self._lock, immediate(self._db):
             self._db.execute(
                 "INSERT INTO pins (name, owner, model_id) VALUES (?, ?, ?) "
                 "ON CONFLICT (name) DO NOTHING",
@@ -209,9 +199,6 @@ class ConsumerRecords:
         self.close()
 
     # -- internals -----------------------------------------------------------------------------
-
-    def _transaction(self) -> _Transaction:
-        return _Transaction(self._db)
 
     def _channel(self, key: str) -> ChannelRecord | None:
         row = self._db.execute(
@@ -242,16 +229,3 @@ class ConsumerRecords:
             "SELECT name, owner, model_id FROM pins WHERE name = ?", (name,)
         ).fetchone()
         return None if row is None else ModelPin(row[0], row[1], bytes(row[2]))
-
-
-class _Transaction:
-    """``BEGIN IMMEDIATE`` ... ``COMMIT`` (``ROLLBACK`` on any exception)."""
-
-    def __init__(self, db: sqlite3.Connection) -> None:
-        self._db = db
-
-    def __enter__(self) -> None:
-        self._db.execute("BEGIN IMMEDIATE")
-
-    def __exit__(self, exc_type: object, *rest: object) -> None:
-        self._db.execute("ROLLBACK" if exc_type is not None else "COMMIT")
