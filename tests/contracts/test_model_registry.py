@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import json
+
 import boa
 import pytest
 from eth_abi import encode
 from eth_utils import keccak
+
+from ailedger import contracts
 
 ZERO = "0x0000000000000000000000000000000000000000"
 NAME = b"diagnosis".ljust(32, b"\0")
@@ -16,9 +20,28 @@ ENDPOINT = "http://127.0.0.1:8100"
 LOG_ID = keccak(b"calls log")
 
 
+ANCHORS = "0x" + "a7" * 20  # the AnchorRegistry the log ids are of (only stored here)
+
+
+def _deploy_registry(anchors: str, deployer: str):
+    artifact = contracts.load("ModelRegistry")
+    code = artifact.bytecode + encode(["address"], [anchors])
+    address, _ = boa.env.deploy_code(bytecode=code, sender=deployer)
+    return boa.loads_abi(json.dumps(artifact.abi), name="ModelRegistry").at(address)
+
+
 @pytest.fixture
-def registry(deploy):
-    return deploy("ModelRegistry")
+def registry(deployer):
+    return _deploy_registry(ANCHORS, deployer)
+
+
+def test_registry_names_its_anchor_registry(registry):
+    assert registry.anchor_registry().lower() == ANCHORS
+
+
+def test_deploying_without_an_anchor_registry_reverts(deployer):
+    with boa.reverts("init: anchor registry is the zero address"):
+        _deploy_registry(ZERO, deployer)
 
 
 @pytest.fixture

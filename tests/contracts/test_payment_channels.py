@@ -43,8 +43,9 @@ def token(deploy):
 
 
 @pytest.fixture
-def registry(deploy):
-    return deploy("ModelRegistry")
+def registry(deployer):
+    anchors = "0x" + "a7" * 20
+    return _deploy_with_args("ModelRegistry", ["address"], [anchors], deployer)
 
 
 @pytest.fixture

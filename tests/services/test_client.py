@@ -304,8 +304,10 @@ def test_registry_resolving_a_pinned_name_to_another_owner_is_refused(client, se
     client.call(client.discover("diagnosis"), services.model.examples[0])
     # Another registry (redeployed, or a look-alike) where only the impostor has the name.
     artifact = contracts.load("ModelRegistry")
+    anchors = services.platform.contract("AnchorRegistry").address
+    chain = services.platform.chain
     other = ModelRegistryClient(
-        deploy(services.platform.chain, artifact.abi, artifact.bytecode, sender=services.owner)
+        deploy(chain, artifact.abi, artifact.bytecode, anchors, sender=services.owner)
     )
     _register_impostor(services, other)
     moved = ServiceClient(

@@ -7,9 +7,11 @@
         the serialised model and of its model card, the price of one call
         in ALT (18 decimals) and the endpoint URL where it is served.
         Each entry is bound, by its owner at registration and for good, to
-        the transparency log (its AnchorRegistry log id) where every call of
-        the service is recorded: a call proof counts only from that log, so
-        a service cannot keep some calls in a private one.
+        the transparency log where every call of the service is recorded:
+        its log id in the one AnchorRegistry this registry names
+        (`anchor_registry`, fixed at deployment). A call proof counts only
+        from that log of that AnchorRegistry, so a service cannot keep some
+        calls in a private log (or a private AnchorRegistry).
         Only the owner changes an entry: price, endpoint, or deprecation,
         which is final. Ids mix in the owner, so nobody can take another's
         id: model_id = keccak256(abi_encode(owner, name)).
@@ -54,17 +56,21 @@ event ModelDeprecated:
     model_id: indexed(bytes32)
 
 
+anchor_registry: public(immutable(address))
+
 _models: HashMap[bytes32, Model]
 _ids: DynArray[bytes32, max_value(uint64)]
 
 
 @deploy
 @payable
-def __init__():
+def __init__(anchor_registry_: address):
     """
     @dev `payable` only to omit the callvalue check.
+    @param anchor_registry_ The AnchorRegistry whose log ids entries name.
     """
-    pass
+    assert anchor_registry_ != empty(address), "init: anchor registry is the zero address"
+    anchor_registry = anchor_registry_
 
 
 @external
@@ -92,8 +98,8 @@ def register(
     @param card_hash SHA-256 of the model card (not zero).
     @param price ALT (in wei) per call, above zero.
     @param endpoint The URL the service answers on (not empty).
-    @param log_id The AnchorRegistry log id of the log the service records
-           every call in (not zero); fixed for good.
+    @param log_id The id, in `anchor_registry`, of the log the service
+           records every call in (not zero); fixed for good.
     @return bytes32 The model id.
     """
     assert name != empty(bytes32), "register: name is empty"

@@ -10,8 +10,9 @@ returns) and read access to the chain. It checks that:
 2. the record is in the log: its RFC 9162 inclusion proof leads to the root of
    the signed tree head;
 3. the head is signed by the key that was the log's signer when it was anchored
-   (heads survive key rotation) and is anchored in the ``AnchorRegistry`` at the
-   position the proof names, with the same size, root and time.
+   (heads survive key rotation) and is anchored, at the position the proof names
+   with the same size, root and time, in the ``AnchorRegistry`` the ModelRegistry
+   names (not just any instance of it).
 
 Both contracts are asked only after their code is checked, byte for byte, to be
 ours compiled from this package's sources (:func:`ailedger.contracts.check_deployed_code`):
@@ -25,7 +26,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ailedger import contracts
-from ailedger.core.chain import Chain, Contract
+from ailedger.core.chain import Chain, Contract, to_checksum
 from ailedger.core.log import (
     Anchor,
     Anchorer,
@@ -99,8 +100,9 @@ def verify_call_proof(
             "proof: the logged receipt differs from the receipt of the call", field="receipt"
         )
 
-    # The listing (owner, model hash) is trusted only from our ModelRegistry's code.
-    _check_code(registry.chain, "ModelRegistry", registry.address, "registry")
+    # The listing (owner, model hash, log) is trusted only from our ModelRegistry's code,
+    # and it names the one AnchorRegistry its log ids live in.
+    anchor_registry = _model_registry_anchors(registry)
     listing = registry.get(receipt.model_id)
     if receipt.model_hash != listing.model_hash:
         raise IntegrityError(
@@ -132,6 +134,12 @@ def verify_call_proof(
             f"proof: anchor is for size {anchor.tree_size} on chain {anchor.chain_id}, expected "
             f"size {signed.head.tree_size} on chain {chain.chain_id}",
             field="anchor",
+        )
+    if anchor.registry != anchor_registry:
+        raise IntegrityError(
+            f"proof: anchored in the AnchorRegistry at {anchor.registry}, but the model "
+            f"registry binds {listing.name} to a log of the one at {anchor_registry}",
+            field="anchor.registry",
         )
     _check_code(chain, "AnchorRegistry", anchor.registry, "anchor.registry")
     anchors = Contract(chain, anchor.registry, contracts.load("AnchorRegistry").abi)
@@ -170,11 +178,24 @@ def verify_call_proof(
     )
 
 
-def _check_code(chain: Chain, name: str, address: str, field: str) -> None:
+def _model_registry_anchors(registry: ModelRegistryClient) -> str:
+    """The AnchorRegistry ``registry`` names, once its code is checked to be our
+    ModelRegistry deployed with exactly that address (its one immutable)."""
+    try:
+        anchors = to_checksum(registry.contract.anchor_registry(), "anchor_registry")
+    except AILedgerError:
+        # No such getter, so not our code; any non-zero argument lets the check say
+        # what is there instead.
+        anchors = registry.address
+    _check_code(registry.chain, "ModelRegistry", registry.address, "registry", anchors)
+    return anchors
+
+
+def _check_code(chain: Chain, name: str, address: str, field: str, *ctor_args: Any) -> None:
     """Raise :class:`IntegrityError` unless the code at ``address`` is our ``name``."""
     try:
-        # Neither registry takes constructor arguments; the EIP-712 domain the
-        # AnchorRegistry's constructor builds from the chain id and address is checked too.
-        contracts.check_deployed_code(chain, name, address)
+        # The EIP-712 domain the AnchorRegistry's constructor builds from the chain id
+        # and address, and the ModelRegistry's AnchorRegistry address, are checked too.
+        contracts.check_deployed_code(chain, name, address, *ctor_args)
     except IntegrityError as error:
         raise IntegrityError(f"proof: {field}: {error.message}", field=field) from None
