@@ -6,10 +6,12 @@ import json
 
 import boa
 import pytest
+from eth.exceptions import Revert
 from eth_abi import encode
 from eth_utils import keccak
 
 from ailedger import contracts
+from ailedger.core.chain import decode_revert_reason
 
 ZERO = "0x0000000000000000000000000000000000000000"
 NAME = b"diagnosis".ljust(32, b"\0")
@@ -40,8 +42,10 @@ def test_registry_names_its_anchor_registry(registry):
 
 
 def test_deploying_without_an_anchor_registry_reverts(deployer):
-    with boa.reverts("init: anchor registry is the zero address"):
+    # deploy_code raises py-evm's Revert carrying the ABI-encoded Error(string).
+    with pytest.raises(Revert) as raised:
         _deploy_registry(ZERO, deployer)
+    assert decode_revert_reason(raised.value.args[0]) == "init: anchor registry is the zero address"
 
 
 @pytest.fixture
