@@ -448,3 +448,19 @@ def test_every_voucher_the_host_accepts_is_claimable_on_chain(services, host, si
     claimed_before = channels.get(channel_id).claimed
     result = channels.claim(services.owner, voucher)  # raises RevertError if unclaimable
     assert result.paid == amount - claimed_before
+
+
+@pytest.mark.parametrize("domain", ["another chain", "another contract"])
+def test_voucher_signed_for_another_channels_domain_is_refused(host, services, channel, domain):
+    chain_id, address = services.platform.chain.chain_id, services.contracts.channels.address
+    if domain == "another chain":
+        chain_id += 1
+    else:
+        address = services.contracts.token.address
+    voucher = VoucherSigner(chain_id, address).sign(services.consumer, channel.channel_id, 1, PRICE)
+    request = {
+        "input": services.model.examples[0],
+        "salt": "0x" + os.urandom(32).hex(),
+        "voucher": voucher.to_dict(),
+    }
+    _refused(host, request, "expected the consumer", "voucher.signature")
