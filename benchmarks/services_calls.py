@@ -66,7 +66,12 @@ from ailedger.services import (
     deploy_service_contracts,
     diagnosis_model,
 )
-from ailedger.services.runtime import OWNER_KEY, open_host, publish_model
+from ailedger.services.runtime import (
+    OWNER_KEY,
+    open_consumer_records,
+    open_host,
+    publish_model,
+)
 
 CALLS_PER_CHANNEL = 1_000
 CHANNELS = 2
@@ -163,6 +168,7 @@ def _channels_arm(platform, contracts, consumer, host, calls: int, batch_size: i
         consumer,
         contracts.registry,
         contracts.channels,
+        records=open_consumer_records(platform.settings, consumer.address),
         transport_for=lambda _listing: LocalTransport(host),
     )
     listing = client.discover("diagnosis")
@@ -233,11 +239,13 @@ def _http_arm(platform, contracts, owner, consumer, model, calls: int) -> dict[s
     try:
         _wait_healthy(server, port)
         lanes = []
+        records = open_consumer_records(settings, consumer.address)  # one file, every lane
         for _ in range(HTTP_LANES):
             client = ServiceClient(
                 consumer,
                 contracts.registry,
                 contracts.channels,
+                records=records,
                 transport_for=lambda listing: HttpTransport(listing.endpoint),
             )
             listing = client.discover(HTTP_NAME)

@@ -11,7 +11,7 @@ from ailedger.cli.services import app, parse_alt
 from ailedger.config import Settings
 from ailedger.errors import InvalidInputError
 from ailedger.platform import Platform
-from ailedger.services import service_contracts
+from ailedger.services import AmbiguousModelError, service_contracts
 
 PASSWORD = "cli-password"
 
@@ -109,3 +109,13 @@ def test_verify_of_a_file_without_proof_fails(runner, published, tmp_path):
     result = runner.invoke(app, ["verify", str(saved)])
     assert result.exit_code != 0
     assert "no proof" in str(result.exception)
+
+
+def test_call_of_a_name_two_owners_registered_is_refused_as_ambiguous(runner, published):
+    result = runner.invoke(app, ["publish", "diagnosis", "--account", "mallory"])
+    assert result.exit_code == 0, result.output
+    result = runner.invoke(app, ["call", "diagnosis"])
+    assert result.exit_code != 0
+    assert isinstance(result.exception, AmbiguousModelError)
+    assert "2 owners registered it" in str(result.exception)
+    assert "--owner" in str(result.exception)

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import json
+
 import boa
 import pytest
+from eth.exceptions import Revert
 from eth_abi import encode
 from eth_utils import keccak
+
+from ailedger import contracts
+from ailedger.core.chain import decode_revert_reason
 
 ZERO = "0x0000000000000000000000000000000000000000"
 NAME = b"diagnosis".ljust(32, b"\0")
@@ -13,11 +19,33 @@ MODEL_HASH = keccak(b"model bytes")
 CARD_HASH = keccak(b"model card")
 PRICE = 10**16
 ENDPOINT = "http://127.0.0.1:8100"
+LOG_ID = keccak(b"calls log")
+
+
+ANCHORS = "0x" + "a7" * 20  # the AnchorRegistry the log ids are of (only stored here)
+
+
+def _deploy_registry(anchors: str, deployer: str):
+    artifact = contracts.load("ModelRegistry")
+    code = artifact.bytecode + encode(["address"], [anchors])
+    address, _ = boa.env.deploy_code(bytecode=code, sender=deployer)
+    return boa.loads_abi(json.dumps(artifact.abi), name="ModelRegistry").at(address)
 
 
 @pytest.fixture
-def registry(deploy):
-    return deploy("ModelRegistry")
+def registry(deployer):
+    return _deploy_registry(ANCHORS, deployer)
+
+
+def test_registry_names_its_anchor_registry(registry):
+    assert registry.anchor_registry().lower() == ANCHORS
+
+
+def test_deploying_without_an_anchor_registry_reverts(deployer):
+    # deploy_code raises py-evm's Revert carrying the ABI-encoded Error(string).
+    with pytest.raises(Revert) as raised:
+        _deploy_registry(ZERO, deployer)
+    assert decode_revert_reason(raised.value.args[0]) == "init: anchor registry is the zero address"
 
 
 @pytest.fixture
@@ -27,7 +55,7 @@ def owner() -> str:
 
 @pytest.fixture
 def model_id(registry, owner) -> bytes:
-    return registry.register(NAME, MODEL_HASH, CARD_HASH, PRICE, ENDPOINT, sender=owner)
+    return registry.register(NAME, MODEL_HASH, CARD_HASH, PRICE, ENDPOINT, LOG_ID, sender=owner)
 
 
 def _event(contract):
@@ -51,10 +79,11 @@ def test_register_stores_every_field(registry, owner, model_id):
     assert (model.name, model.model_hash, model.card_hash) == (NAME, MODEL_HASH, CARD_HASH)
     assert (model.price, model.endpoint, model.deprecated) == (PRICE, ENDPOINT, False)
     assert model.registered_at == boa.env.evm.patch.timestamp
+    assert model.log_id == LOG_ID == registry.log_of(model_id)
 
 
 def test_register_emits_model_registered(registry, owner):
-    model_id = registry.register(NAME, MODEL_HASH, CARD_HASH, PRICE, ENDPOINT, sender=owner)
+    model_id = registry.register(NAME, MODEL_HASH, CARD_HASH, PRICE, ENDPOINT, LOG_ID, sender=owner)
     name, event = _event(registry)
     assert name == "ModelRegistered"
     assert (event.model_id, event.owner, event.price, event.endpoint) == (
@@ -64,11 +93,12 @@ def test_register_emits_model_registered(registry, owner):
         ENDPOINT,
     )
     assert (event.name, event.model_hash, event.card_hash) == (NAME, MODEL_HASH, CARD_HASH)
+    assert event.log_id == LOG_ID
 
 
 def test_registered_models_are_enumerable(registry, owner, model_id):
     other = registry.register(
-        b"credit".ljust(32, b"\0"), MODEL_HASH, CARD_HASH, PRICE, ENDPOINT, sender=owner
+        b"credit".ljust(32, b"\0"), MODEL_HASH, CARD_HASH, PRICE, ENDPOINT, LOG_ID, sender=owner
     )
     assert registry.model_count() == 2
     assert [registry.model_id_at(0), registry.model_id_at(1)] == [model_id, other]
@@ -81,7 +111,7 @@ def test_model_id_at_out_of_range_reverts(registry, model_id):
 
 def test_same_name_by_another_owner_is_another_model(registry, model_id):
     other = registry.register(
-        NAME, MODEL_HASH, CARD_HASH, PRICE, ENDPOINT, sender=boa.env.generate_address("x")
+        NAME, MODEL_HASH, CARD_HASH, PRICE, ENDPOINT, LOG_ID, sender=boa.env.generate_address("x")
     )
     assert other != model_id
     assert registry.model_count() == 2
@@ -89,26 +119,43 @@ def test_same_name_by_another_owner_is_another_model(registry, model_id):
 
 def test_registering_the_same_name_twice_reverts(registry, owner, model_id):
     with boa.reverts("register: model already registered"):
-        registry.register(NAME, MODEL_HASH, CARD_HASH, 1, ENDPOINT, sender=owner)
+        registry.register(NAME, MODEL_HASH, CARD_HASH, 1, ENDPOINT, LOG_ID, sender=owner)
     assert registry.price_of(model_id) == PRICE
 
 
 @pytest.mark.parametrize(
     ("field", "args", "reason"),
     [
-        ("name", (b"\0" * 32, MODEL_HASH, CARD_HASH, PRICE, ENDPOINT), "register: name is empty"),
+        (
+            "name",
+            (b"\0" * 32, MODEL_HASH, CARD_HASH, PRICE, ENDPOINT, LOG_ID),
+            "register: name is empty",
+        ),
         (
             "model_hash",
-            (NAME, b"\0" * 32, CARD_HASH, PRICE, ENDPOINT),
+            (NAME, b"\0" * 32, CARD_HASH, PRICE, ENDPOINT, LOG_ID),
             "register: model hash is zero",
         ),
         (
             "card_hash",
-            (NAME, MODEL_HASH, b"\0" * 32, PRICE, ENDPOINT),
+            (NAME, MODEL_HASH, b"\0" * 32, PRICE, ENDPOINT, LOG_ID),
             "register: card hash is zero",
         ),
-        ("price", (NAME, MODEL_HASH, CARD_HASH, 0, ENDPOINT), "register: price must be above zero"),
-        ("endpoint", (NAME, MODEL_HASH, CARD_HASH, PRICE, ""), "register: endpoint is empty"),
+        (
+            "price",
+            (NAME, MODEL_HASH, CARD_HASH, 0, ENDPOINT, LOG_ID),
+            "register: price must be above zero",
+        ),
+        (
+            "endpoint",
+            (NAME, MODEL_HASH, CARD_HASH, PRICE, "", LOG_ID),
+            "register: endpoint is empty",
+        ),
+        (
+            "log_id",
+            (NAME, MODEL_HASH, CARD_HASH, PRICE, ENDPOINT, b"\0" * 32),
+            "register: log id is zero",
+        ),
     ],
 )
 def test_register_rejects_empty_fields(registry, owner, field, args, reason):
@@ -121,6 +168,7 @@ def test_unknown_model_reads_as_empty(registry):
     unknown = keccak(b"unknown")
     assert registry.model_owner(unknown) == ZERO
     assert registry.price_of(unknown) == 0
+    assert registry.log_of(unknown) == b"\0" * 32
     assert not registry.is_active(unknown)
 
 

@@ -27,6 +27,7 @@ PRICE = 10**16
 DEPOSIT = 10 * ALT
 DAY = 86_400
 NAME = b"diagnosis".ljust(32, b"\0")
+LOG_ID = keccak(b"calls log")
 
 
 def _deploy_with_args(name: str, types: list[str], args: list, sender: str):
@@ -42,8 +43,9 @@ def token(deploy):
 
 
 @pytest.fixture
-def registry(deploy):
-    return deploy("ModelRegistry")
+def registry(deployer):
+    anchors = "0x" + "a7" * 20
+    return _deploy_with_args("ModelRegistry", ["address"], [anchors], deployer)
 
 
 @pytest.fixture
@@ -62,7 +64,7 @@ def service(bob) -> LocalAccount:
 @pytest.fixture
 def model_id(registry, service) -> bytes:
     return registry.register(
-        NAME, keccak(b"model"), keccak(b"card"), PRICE, "http://svc", sender=service.address
+        NAME, keccak(b"model"), keccak(b"card"), PRICE, "http://svc", LOG_ID, sender=service.address
     )
 
 
@@ -416,6 +418,23 @@ def test_stale_nonce_reverts(channels, consumer, service, channel_id, voucher):
     assert channels.balance_of(service.address) == 5 * PRICE
 
 
+def test_bounds_are_public_for_off_chain_checks(channels):
+    assert (channels.MAX_NONCE(), channels.MAX_AMOUNT()) == (2**96 - 1, 2**128 - 1)
+
+
+def test_nonce_above_max_nonce_reverts_and_max_nonce_claims(
+    channels, consumer, service, channel_id, voucher
+):
+    too_large = channels.MAX_NONCE() + 1
+    with boa.reverts("claim: nonce too large"):
+        channels.claim(
+            channel_id, *voucher(consumer, channel_id, too_large, PRICE), sender=service.address
+        )
+    last = channels.MAX_NONCE()
+    channels.claim(channel_id, *voucher(consumer, channel_id, last, PRICE), sender=service.address)
+    assert channels.get_channel(channel_id).nonce == last
+
+
 def test_replaying_the_claimed_voucher_reverts(channels, consumer, service, channel_id, voucher):
     v, signature = voucher(consumer, channel_id, 2, 2 * PRICE)
     channels.claim(channel_id, v, signature, sender=service.address)
@@ -620,7 +639,7 @@ def test_withdraw_cannot_be_reentered_by_the_token(registry, deployer, alice, se
     )
     evil.set_target(channels.address)
     model_id = registry.register(
-        NAME, keccak(b"m"), keccak(b"c"), PRICE, "http://svc", sender=service.address
+        NAME, keccak(b"m"), keccak(b"c"), PRICE, "http://svc", LOG_ID, sender=service.address
     )
     channel_id = channels.open(model_id, DEPOSIT, _now() + DAY, sender=alice.address)
     domain = payment_channels_domain(boa.env.evm.patch.chain_id, channels.address)

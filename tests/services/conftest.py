@@ -21,6 +21,8 @@ from ailedger.services import (
     deploy_service_contracts,
     diagnosis_model,
 )
+from ailedger.services.records import ConsumerRecords
+from ailedger.services.runtime import call_log_id, open_consumer_records
 
 ALT = 10**18
 PRICE = 10**16
@@ -58,18 +60,25 @@ class Services:
         }
         synchronous = kwargs.pop("synchronous", "FULL")
         parts.update(kwargs)
-        return ServiceHost(
-            store=VoucherStore(path, synchronous=synchronous),
-            log=self.platform.open_log("calls_diagnosis"),
-            **parts,
-        )
+        parts.setdefault("log", self.platform.open_log("calls_diagnosis"))
+        return ServiceHost(store=VoucherStore(path, synchronous=synchronous), **parts)
 
-    def client(self, host: ServiceHost, account: LocalAccount | None = None) -> ServiceClient:
+    def records(self, account: LocalAccount | None = None) -> ConsumerRecords:
+        """The consumer's records in this data dir (every client of it shares them)."""
+        address = (account or self.consumer).address
+        return open_consumer_records(self.platform.settings, address)
+
+    def client(
+        self, host: ServiceHost, account: LocalAccount | None = None, transport=None
+    ) -> ServiceClient:
+        """A client of ``account`` (the consumer) reaching ``host`` in process, or through
+        ``transport``."""
         return ServiceClient(
             account or self.consumer,
             self.contracts.registry,
             self.contracts.channels,
-            transport_for=lambda _listing: LocalTransport(host),
+            records=self.records(account),
+            transport_for=lambda _listing: transport or LocalTransport(host),
         )
 
 
@@ -87,6 +96,7 @@ def services(settings, model) -> Iterator[Services]:
             card_hash=model.card_hash,
             price=PRICE,
             endpoint="http://127.0.0.1:8100",
+            log_id=call_log_id(platform, "diagnosis"),
         )
         yield Services(platform, contracts, owner, consumer, listing, model)
 

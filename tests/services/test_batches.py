@@ -37,6 +37,7 @@ def _receipt(root: bytes, count: int = 5) -> BatchReceipt:
     unsigned = BatchReceipt(
         model_id=b"\x01" * 32,
         model_hash=b"\x02" * 32,
+        log_id=b"\x05" * 32,
         channel_id=7,
         nonce=3,
         amount=15 * 10**16,

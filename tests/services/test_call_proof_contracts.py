@@ -3,14 +3,22 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import pytest
 
 from ailedger import contracts
-from ailedger.core.chain import Contract
-from ailedger.core.log import SignedTreeHead, registry_domain
+from ailedger.core.chain import Contract, deploy
+from ailedger.core.log import (
+    Anchorer,
+    SignedTreeHead,
+    TransparencyLog,
+    open_store,
+    registry_domain,
+)
 from ailedger.core.trust import IdentityMismatchError, Pins
 from ailedger.errors import IntegrityError
+from ailedger.platform import LOG_SIGNER_KEY
 from ailedger.services import ModelRegistryClient, verify_call_proof
 from tests.services.conftest import FUNDING_WEI
 
@@ -36,18 +44,36 @@ def _verify(services, proof, registry=None):
     )
 
 
-def test_proof_naming_the_token_as_anchor_registry_fails(services, proof):
-    proof["anchor"]["registry"] = services.contracts.token.address
-    with pytest.raises(IntegrityError, match="is not the AnchorRegistry") as error:
+@pytest.mark.parametrize("address", ["token", NO_CODE])
+def test_proof_naming_another_anchor_registry_fails(services, proof, address):
+    address = services.contracts.token.address if address == "token" else address
+    proof["anchor"]["registry"] = address
+    with pytest.raises(IntegrityError, match=f"anchored in the AnchorRegistry at {address}"):
+        _verify(services, proof)
+
+
+def test_proof_anchored_in_a_private_anchor_registry_with_the_same_log_id_fails(services):
+    """Our AnchorRegistry code, deployed privately, where the operator registers a log of
+    the same name (so the same log id) and anchors calls the public log never sees."""
+    platform = services.platform
+    artifact = contracts.load("AnchorRegistry")
+    shadow = deploy(platform.chain, artifact.abi, artifact.bytecode, sender=platform.operator)
+    signer = platform.account(LOG_SIGNER_KEY, create=True)
+    anchorer = Anchorer.register(shadow, "calls_diagnosis", admin=platform.operator, signer=signer)
+    assert anchorer.log_id == services.listing.log_id
+    log = TransparencyLog(open_store(platform.settings, name="shadow_calls"), anchorer=anchorer)
+    host = services.host(log=log)
+    try:
+        client = services.client(host)
+        listing = client.discover("diagnosis")
+        call = client.call(listing, services.model.examples[0])
+        proof = json.loads(json.dumps(client.proof(listing, call)))
+    finally:
+        host.close()
+    assert proof["anchor"]["registry"] == shadow.address
+    with pytest.raises(IntegrityError, match="binds diagnosis to a log of the one at") as error:
         _verify(services, proof)
     assert error.value.field == "anchor.registry"
-    assert services.contracts.token.address in error.value.message
-
-
-def test_proof_naming_an_address_without_code_as_anchor_registry_fails(services, proof):
-    proof["anchor"]["registry"] = NO_CODE
-    with pytest.raises(IntegrityError, match=r"is not the AnchorRegistry.*no code at all"):
-        _verify(services, proof)
 
 
 def test_model_registry_that_is_the_token_is_not_trusted_for_listings(services, proof):
@@ -111,3 +137,28 @@ def test_call_proof_fails_against_another_pinned_operator(services, proof):
             services.contracts.registry,
             pins=Pins.from_flags(operator=other, registry=None),
         )
+
+
+def test_proof_from_a_private_log_is_refused(services):
+    """A service recording calls in a log other than the one its listing is bound to."""
+    log = services.platform.open_log("private_calls")
+    bound = services.contracts.registry.get(services.listing.model_id)
+    claimed = replace(bound, log_id=log.anchorer.log_id)
+    private = services.host(listing=claimed, log=log)
+    try:
+        client = services.client(private)
+        with pytest.raises(IntegrityError, match="log_id does not match"):
+            client.call(bound, services.model.examples[0])  # the consumer's own check
+        # A consumer told the service's version of the listing gets a proof, which fails.
+        call = client.call(claimed, services.model.examples[1])
+        proof = json.loads(json.dumps(client.proof(claimed, call)))
+    finally:
+        private.close()
+    with pytest.raises(IntegrityError, match="binds diagnosis to log") as error:
+        _verify(services, proof)
+    assert error.value.field == "log_id"
+
+
+def test_host_refuses_to_record_calls_outside_the_bound_log(services):
+    with pytest.raises(IntegrityError, match="binds diagnosis to log"):
+        services.host(log=services.platform.open_log("private_calls"))

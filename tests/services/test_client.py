@@ -5,15 +5,23 @@ from __future__ import annotations
 import json
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
+from ailedger import contracts
+from ailedger.core.chain import deploy
 from ailedger.errors import IntegrityError, NotFoundError
 from ailedger.services import (
     LocalTransport,
     ModelDeprecatedError,
+    ModelRegistryClient,
     PaymentRequiredError,
     ServiceClient,
+    Voucher,
     verify_call_proof,
 )
+from ailedger.services.errors import AmbiguousModelError
+from ailedger.services.records import ConsumerRecords
 from tests.services.conftest import ALT, PRICE
 
 
@@ -31,12 +39,7 @@ class TamperingTransport(LocalTransport):
 
 
 def _client_with(services, transport) -> ServiceClient:
-    return ServiceClient(
-        services.consumer,
-        services.contracts.registry,
-        services.contracts.channels,
-        transport_for=lambda _listing: transport,
-    )
+    return services.client(None, transport=transport)
 
 
 # --- discovery and channels -------------------------------------------------------------------
@@ -209,3 +212,180 @@ def test_no_double_spending_across_calls_claims_and_withdrawals(client, services
     assert channels.withdraw(services.owner) == 7 * PRICE
     assert token.balanceOf(services.owner.address) == before + 7 * PRICE
     assert channels.withdraw(services.owner) == 0
+
+
+# --- dishonest hosts and registrants (issue 9) ------------------------------------------------
+
+
+def test_client_pays_by_its_own_records_not_the_hosts_report(services, host):
+    """A host reporting its channel as nearly spent gets one price, not the whole deposit."""
+    from fastapi.testclient import TestClient
+
+    from ailedger.services import HttpTransport, create_host_app
+
+    honest_status = host.channel_status
+
+    def lying_status(channel_id):
+        status = honest_status(channel_id)
+        status["channel"]["claimed"] = status["channel"]["deposit"] - PRICE
+        status["channel"]["nonce"] = 41
+        return status
+
+    services.client(host).call(services.listing, services.model.examples[0])
+    host.channel_status = lying_status
+    with TestClient(create_host_app(host, close_on_shutdown=False)) as http:
+        # A fresh client (every `ailedger services call` run is one) on the same channel.
+        client = _client_with(services, HttpTransport("http://testserver", client=http))
+        paid = client.call(client.discover("diagnosis"), services.model.examples[0])
+    assert (paid.voucher.nonce, paid.voucher.amount) == (2, 2 * PRICE)
+
+
+def test_host_claiming_more_than_the_client_signed_is_refused(services, host):
+    """A host that refuses every voucher and reports the channel as nearly spent."""
+    client = services.client(host)
+    client.call(services.listing, services.model.examples[0])
+    honest_status = host.channel_status
+
+    def lying_status(channel_id):
+        status = honest_status(channel_id)
+        status["channel"]["claimed"] = status["channel"]["deposit"] - PRICE
+        return status
+
+    def refuse(_request):
+        raise PaymentRequiredError("voucher: amount below price", field="voucher.amount")
+
+    host.channel_status, host.handle = lying_status, refuse
+    with pytest.raises(IntegrityError, match="above the last voucher this account signed"):
+        client.call(services.listing, services.model.examples[0])
+
+
+def test_hosts_copy_of_a_voucher_beyond_the_clients_records_is_refused(services, host, tmp_path):
+    """Records lost (or another machine with this key): the host's word does not restore
+    them, even with a voucher of ours."""
+    earlier = services.client(host)
+    for example in services.model.examples[:2]:
+        earlier.call(services.listing, example)
+    forgetful = ServiceClient(
+        services.consumer,
+        services.contracts.registry,
+        services.contracts.channels,
+        records=ConsumerRecords(tmp_path / "lost.sqlite3"),
+        transport_for=lambda _listing: LocalTransport(host),
+    )
+    with pytest.raises(IntegrityError, match="nonce 2 for 20000000000000000, above"):
+        forgetful.call(services.listing, services.model.examples[0])
+
+
+def _register_impostor(services, registry=None):
+    impostor = services.platform.account("mallory", create=True, fund_wei=10**18)
+    return (registry or services.contracts.registry).register(
+        impostor,
+        "diagnosis",
+        model_hash=b"\x01" * 32,
+        card_hash=b"\x02" * 32,
+        price=100 * PRICE,
+        endpoint="http://127.0.0.1:9",
+        log_id=b"\x03" * 32,
+    )
+
+
+def test_impostor_registering_the_same_name_makes_the_bare_name_ambiguous(client, services):
+    client.call(client.discover("diagnosis"), services.model.examples[0])
+    impostor = _register_impostor(services)
+    with pytest.raises(AmbiguousModelError, match="ambiguous") as raised:
+        client.discover("diagnosis")
+    assert services.owner.address in raised.value.message
+    assert impostor.owner in raised.value.message
+    assert f"used the one of owner {services.owner.address} before" in raised.value.message
+    assert client.discover("diagnosis", services.owner.address.lower()) == services.listing
+
+
+def test_registry_resolving_a_pinned_name_to_another_owner_is_refused(client, services):
+    client.call(client.discover("diagnosis"), services.model.examples[0])
+    # Another registry (redeployed, or a look-alike) where only the impostor has the name.
+    artifact = contracts.load("ModelRegistry")
+    anchors = services.platform.contract("AnchorRegistry").address
+    chain = services.platform.chain
+    other = ModelRegistryClient(
+        deploy(chain, artifact.abi, artifact.bytecode, anchors, sender=services.owner)
+    )
+    _register_impostor(services, other)
+    moved = ServiceClient(
+        services.consumer,
+        other,
+        services.contracts.channels,
+        records=services.records(),
+        transport_for=lambda _listing: pytest.fail("no call may be made"),
+    )
+    with pytest.raises(IntegrityError, match="but this account used") as raised:
+        moved.discover("diagnosis")
+    assert raised.value.field == "name"
+
+
+def test_bare_name_of_a_single_owner_is_pinned_at_first_use(client, services):
+    assert client.records.pinned("diagnosis") is None
+    client.call(client.discover("diagnosis"), services.model.examples[0])
+    pin = client.records.pinned("diagnosis")
+    assert (pin.owner, pin.model_id) == (services.owner.address, services.listing.model_id)
+
+
+class _LyingHost:
+    """Refuses every voucher (402) and reports whatever it was told to; keeps what it got."""
+
+    def __init__(self, status) -> None:
+        self.status = status
+        self.received: list[Voucher] = []
+
+    def call(self, request):
+        self.received.append(Voucher.from_dict(request["voucher"]))
+        raise PaymentRequiredError("voucher: amount below price", field="voucher.amount")
+
+    def channel(self, channel_id):
+        return self.status(channel_id, self.received)
+
+
+@settings(
+    max_examples=60,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(data=st.data())
+def test_no_host_report_makes_a_call_commit_more_than_one_price(services, host, data):
+    """Issue 9 item 2 as a property: whatever a host reports, one call raises what the
+    consumer ever signed on the channel by at most the price."""
+    client = services.client(host)
+    listing = services.listing
+    channel = client.channel_for(listing, deposit=ALT)
+    ref = client._ref(channel)
+    if data.draw(st.booleans(), label="an honest call first"):
+        client.call(listing, services.model.examples[0], channel=channel)
+    before = services.records().channel(ref)
+    signed_before = before.signed_amount if before else 0
+    claimed = data.draw(st.one_of(st.integers(0, ALT), st.none()), label="claimed")
+    nonce = data.draw(st.one_of(st.integers(0, 2**96), st.none()), label="nonce")
+    shown = data.draw(
+        st.sampled_from(["none", "last received", "earlier of ours", "forged", "junk"]),
+        label="voucher shown",
+    )
+    signer = client.vouchers
+
+    def status(channel_id, received):
+        latest = None
+        if shown == "last received" and received:
+            latest = received[-1].to_dict()
+        elif shown == "earlier of ours" and before and before.signed_nonce:
+            latest = signer.sign(
+                services.consumer, channel_id, before.signed_nonce, before.signed_amount
+            ).to_dict()
+        elif shown == "forged":
+            latest = signer.sign(services.owner, channel_id, 10**6, ALT).to_dict()
+        elif shown == "junk":
+            latest = {"channel_id": "x"}
+        return {"channel": {"nonce": nonce, "claimed": claimed}, "latest_voucher": latest}
+
+    lying = _LyingHost(status)
+    client = services.client(host, transport=lying)
+    with pytest.raises((IntegrityError, PaymentRequiredError)):
+        client.call(listing, services.model.examples[0], channel=channel)
+    assert lying.received, "the first voucher is always sent"
+    assert max(v.amount for v in lying.received) <= signed_before + PRICE

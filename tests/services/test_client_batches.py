@@ -30,12 +30,7 @@ class TamperingTransport(LocalTransport):
 
 def _tampering_client(services, host, tamper) -> ServiceClient:
     transport = TamperingTransport(host, tamper)
-    return ServiceClient(
-        services.consumer,
-        services.contracts.registry,
-        services.contracts.channels,
-        transport_for=lambda _listing: transport,
-    )
+    return services.client(None, transport=transport)
 
 
 def test_call_batch_returns_verified_outputs_in_input_order(client, services):

@@ -6,6 +6,8 @@ import os
 import time
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from ailedger.core.log import hash_leaf
 from ailedger.errors import InvalidInputError, UnauthorizedError
@@ -14,6 +16,7 @@ from ailedger.services import (
     ClaimPolicy,
     ModelDeprecatedError,
     PaymentRequiredError,
+    Voucher,
     VoucherSigner,
     call_record,
     commit,
@@ -185,6 +188,7 @@ def test_voucher_on_a_channel_of_another_model_is_refused(host, pay, services):
         card_hash=b"\x02" * 32,
         price=PRICE,
         endpoint="http://x",
+        log_id=services.listing.log_id,
     )
     foreign = services.contracts.channels.open(
         services.consumer, other.model_id, ALT, _chain_now(services) + DAY
@@ -360,7 +364,6 @@ def test_voucher_after_reclaim_is_refused(services, host, pay):
     while chain.get_block(chain.block_number()).timestamp < short.expiry:
         services.contracts.token.approve(services.owner.address, 0, sender=services.consumer)
     services.contracts.channels.reclaim(services.consumer, short.channel_id)
-    host.policy = ClaimPolicy(expiry_margin=0)
     _refused(
         host,
         pay(1, PRICE, channel_id=short.channel_id),
@@ -370,6 +373,94 @@ def test_voucher_after_reclaim_is_refused(services, host, pay):
 
 
 def _voucher(request):
-    from ailedger.services import Voucher
-
     return Voucher.from_dict(request["voucher"])
+
+
+# --- everything accepted is claimable (issue 9, item 1) ---------------------------------------
+
+
+def test_voucher_with_a_nonce_the_contract_cannot_claim_is_refused(host, pay, services):
+    # PaymentChannels.claim refuses nonces above 2**96 - 1, and nonces only grow: one such
+    # voucher accepted would leave every later voucher of the channel unclaimable.
+    _refused(host, pay(2**96, PRICE), "nonce", "voucher.nonce")
+    host.handle(pay(2**96 - 1, PRICE))
+    (result,) = host.claim_all()
+    assert (result.nonce, result.paid) == (2**96 - 1, PRICE)
+
+
+@pytest.mark.parametrize("margin", [0, -5, 1.5, True])
+def test_claim_policy_without_a_positive_expiry_margin_is_refused(margin):
+    # Without a margin a consumer could reclaim at expiry what the host just accepted.
+    with pytest.raises(InvalidInputError, match="expiry_margin"):
+        ClaimPolicy(expiry_margin=margin)
+
+
+_SECP256K1_N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
+_NONCES = st.one_of(st.integers(0, 3), st.sampled_from([2**96 - 2, 2**96 - 1, 2**96, 2**256 - 1]))
+
+
+@settings(
+    max_examples=60,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(data=st.data())
+def test_every_voucher_the_host_accepts_is_claimable_on_chain(services, host, signer, data):
+    """Issue 9 item 1 as a property: host accepts => PaymentChannels.claim succeeds."""
+    channels = services.contracts.channels
+    deposit = data.draw(st.sampled_from([PRICE, 3 * PRICE, 20 * ALT]), label="deposit")
+    token = services.contracts.token
+    if token.balanceOf(services.consumer.address) < deposit:
+        token.mint(services.consumer.address, 100 * ALT, sender=services.platform.operator)
+    lifetime = data.draw(st.sampled_from([650, 601 + DAY // 24, DAY]), label="lifetime")
+    channel = channels.open(
+        services.consumer, services.listing.model_id, deposit, _chain_now(services) + lifetime
+    )
+    # Each field valid (first choice) or at one of its edges, so that accepted vouchers
+    # are common and every bound is reached.
+    nonce = data.draw(st.one_of(st.just(1), _NONCES), label="nonce")
+    amount = data.draw(
+        st.one_of(
+            st.just(PRICE),
+            st.sampled_from([0, PRICE - 1, 2 * PRICE, deposit - 1, deposit, deposit + 1]),
+            st.integers(0, 2**256 - 1),
+        ),
+        label="amount",
+    )
+    channel_id = channel.channel_id + data.draw(st.sampled_from([0, 0, 0, 1, -1]), label="id")
+    account = data.draw(
+        st.sampled_from([services.consumer, services.consumer, services.owner]), label="signer"
+    )
+    voucher = signer.sign(account, channel_id, nonce, amount)
+    if data.draw(st.sampled_from([False, False, True]), label="high s"):  # malleable twin
+        raw = voucher.signature
+        s_high = (_SECP256K1_N - int.from_bytes(raw[32:64], "big")).to_bytes(32, "big")
+        voucher = Voucher(channel_id, nonce, amount, raw[:32] + s_high + bytes([raw[64] ^ 1]))
+    request = {
+        "input": services.model.examples[0],
+        "salt": "0x" + os.urandom(32).hex(),
+        "voucher": voucher.to_dict(),
+    }
+    try:
+        host.handle(request)
+    except PaymentRequiredError:
+        return
+    claimed_before = channels.get(channel_id).claimed
+    result = channels.claim(services.owner, voucher)  # raises RevertError if unclaimable
+    assert result.paid == amount - claimed_before
+
+
+@pytest.mark.parametrize("domain", ["another chain", "another contract"])
+def test_voucher_signed_for_another_channels_domain_is_refused(host, services, channel, domain):
+    chain_id, address = services.platform.chain.chain_id, services.contracts.channels.address
+    if domain == "another chain":
+        chain_id += 1
+    else:
+        address = services.contracts.token.address
+    voucher = VoucherSigner(chain_id, address).sign(services.consumer, channel.channel_id, 1, PRICE)
+    request = {
+        "input": services.model.examples[0],
+        "salt": "0x" + os.urandom(32).hex(),
+        "voucher": voucher.to_dict(),
+    }
+    _refused(host, request, "expected the consumer", "voucher.signature")

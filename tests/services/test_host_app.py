@@ -17,6 +17,7 @@ from ailedger.services import (
     VoucherSigner,
     create_host_app,
 )
+from ailedger.services.app import HostLoop
 from tests.services.conftest import PRICE
 
 
@@ -29,12 +30,7 @@ def http(services, host):
 @pytest.fixture
 def http_client(services, http) -> ServiceClient:
     transport = HttpTransport("http://testserver", client=http)
-    return ServiceClient(
-        services.consumer,
-        services.contracts.registry,
-        services.contracts.channels,
-        transport_for=lambda _listing: transport,
-    )
+    return services.client(None, transport=transport)
 
 
 def test_batch_over_http_is_verified_by_the_client(http_client, services):
@@ -113,3 +109,20 @@ def test_batch_lines_with_a_malformed_line_is_a_422_naming_it(http, host, servic
     assert response.status_code == 422
     assert response.json()["field"] == "inputs[1]"
     assert host.log.size == log_before
+
+
+def test_junk_channel_ids_do_not_grow_the_lock_table(http, host, services):
+    signer = VoucherSigner(services.platform.chain.chain_id, services.contracts.channels.address)
+    for channel_id in range(10_000, 10_300):
+        voucher = signer.sign(services.consumer, channel_id, 1, PRICE)
+        body = {"input": services.model.examples[0], "salt": "0x" + "00" * 32}
+        response = http.post("/call", json=body | {"voucher": voucher.to_dict()})
+        assert response.status_code == 402
+    assert len(host._channel_locks) <= 64
+    assert not any(channel_id >= 10_000 for channel_id in host._known)
+
+
+def test_claim_rounds_come_at_least_twice_per_expiry_margin(host):
+    # Else a channel entering the margin could expire (and be reclaimed) unclaimed.
+    assert HostLoop(host, 3600).interval == host.policy.expiry_margin / 2
+    assert HostLoop(host, 5).interval == 5

@@ -27,7 +27,12 @@ from ailedger.services import (
     diagnosis_model,
     service_contracts,
 )
-from ailedger.services.runtime import OWNER_KEY, publish_model, voucher_store_path
+from ailedger.services.runtime import (
+    OWNER_KEY,
+    open_consumer_records,
+    publish_model,
+    voucher_store_path,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -114,7 +119,9 @@ def server(env, port) -> Iterator[subprocess.Popen]:
 
 def _client(platform: Platform) -> ServiceClient:
     contracts = service_contracts(platform)
-    return ServiceClient(platform.account("consumer"), contracts.registry, contracts.channels)
+    consumer = platform.account("consumer")
+    records = open_consumer_records(platform.settings, consumer.address)
+    return ServiceClient(consumer, contracts.registry, contracts.channels, records=records)
 
 
 def test_accepted_vouchers_survive_a_sigkill_of_the_host(env, port, server):

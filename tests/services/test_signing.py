@@ -25,6 +25,7 @@ def _receipt(**changes) -> CallReceipt:
     fields = dict(
         model_id=b"\x01" * 32,
         model_hash=b"\x02" * 32,
+        log_id=b"\x05" * 32,
         channel_id=4,
         nonce=9,
         amount=90,

@@ -136,31 +136,42 @@ def serve(
 @app.command("call")
 def call(
     name: str = typer.Argument(..., help="Registry name of the model."),
+    owner: str = typer.Option(
+        None, help="Address of the model's owner (needed when several own the name)."
+    ),
     input_json: str = typer.Option(None, "--input", help="Input JSON object, or @file.json."),
     example: int = typer.Option(0, min=0, help="Use the model's Nth example input instead."),
     deposit: str = typer.Option("1", help="ALT to lock if a new channel is opened."),
     account: str = typer.Option(CONSUMER, help="Keystore account that pays."),
     save: Path = typer.Option(None, help="Write the call (receipt, salt, proof) as JSON here."),
 ) -> None:
-    """Make one paid call over HTTP; prints the output and the verified receipt."""
+    """Make one paid call over HTTP; prints the output and the verified receipt.
+
+    What the call pays on top of comes from this account's own records in the data
+    dir and the chain, never from the host; a bare NAME must resolve to the owner
+    this account used it with before.
+    """
     from ailedger.services import ServiceClient, service_contracts
     from ailedger.services.models import load_model
-    from ailedger.services.runtime import models_dir
+    from ailedger.services.runtime import models_dir, open_consumer_records
 
     with _open() as platform:
         contracts = service_contracts(platform)
         consumer = platform.account(account, create=platform.is_dev_chain, fund_wei=10**19)
-        client = ServiceClient(consumer, contracts.registry, contracts.channels)
-        listing = client.discover(name)
-        if input_json is not None:
-            inputs = _read_json(input_json)
-        else:
-            inputs = load_model(models_dir(platform.settings), name).examples[example]
-        paid = client.call(listing, inputs, deposit=parse_alt(deposit, "deposit"))
-        document = paid.to_dict()
-        if save is not None:
-            document["proof"] = client.proof(listing, paid)
-            save.write_text(json.dumps(document, indent=2) + "\n")
+        with open_consumer_records(platform.settings, consumer.address) as records:
+            client = ServiceClient(
+                consumer, contracts.registry, contracts.channels, records=records
+            )
+            listing = client.discover(name, owner)
+            if input_json is not None:
+                inputs = _read_json(input_json)
+            else:
+                inputs = load_model(models_dir(platform.settings), name).examples[example]
+            paid = client.call(listing, inputs, deposit=parse_alt(deposit, "deposit"))
+            document = paid.to_dict()
+            if save is not None:
+                document["proof"] = client.proof(listing, paid)
+                save.write_text(json.dumps(document, indent=2) + "\n")
     console.print_json(json.dumps(paid.output))
     console.print(
         f"paid {_alt(listing.price)} ALT on channel {paid.voucher.channel_id} (voucher "

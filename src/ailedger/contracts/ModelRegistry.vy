@@ -6,6 +6,12 @@
         owner (who is paid and signs call receipts), the SHA-256 hash of
         the serialised model and of its model card, the price of one call
         in ALT (18 decimals) and the endpoint URL where it is served.
+        Each entry is bound, by its owner at registration and for good, to
+        the transparency log where every call of the service is recorded:
+        its log id in the one AnchorRegistry this registry names
+        (`anchor_registry`, fixed at deployment). A call proof counts only
+        from that log of that AnchorRegistry, so a service cannot keep some
+        calls in a private log (or a private AnchorRegistry).
         Only the owner changes an entry: price, endpoint, or deprecation,
         which is final. Ids mix in the owner, so nobody can take another's
         id: model_id = keccak256(abi_encode(owner, name)).
@@ -22,6 +28,7 @@ struct Model:
     card_hash: bytes32
     price: uint256
     endpoint: String[256]
+    log_id: bytes32
     deprecated: bool
     registered_at: uint256
 
@@ -34,6 +41,7 @@ event ModelRegistered:
     card_hash: bytes32
     price: uint256
     endpoint: String[256]
+    log_id: bytes32
 
 event PriceUpdated:
     model_id: indexed(bytes32)
@@ -48,17 +56,21 @@ event ModelDeprecated:
     model_id: indexed(bytes32)
 
 
+anchor_registry: public(immutable(address))
+
 _models: HashMap[bytes32, Model]
 _ids: DynArray[bytes32, max_value(uint64)]
 
 
 @deploy
 @payable
-def __init__():
+def __init__(anchor_registry_: address):
     """
     @dev `payable` only to omit the callvalue check.
+    @param anchor_registry_ The AnchorRegistry whose log ids entries name.
     """
-    pass
+    assert anchor_registry_ != empty(address), "init: anchor registry is the zero address"
+    anchor_registry = anchor_registry_
 
 
 @external
@@ -77,6 +89,7 @@ def register(
     card_hash: bytes32,
     price: uint256,
     endpoint: String[256],
+    log_id: bytes32,
 ) -> bytes32:
     """
     @dev Registers the caller's model `name`; the caller becomes its owner.
@@ -85,6 +98,8 @@ def register(
     @param card_hash SHA-256 of the model card (not zero).
     @param price ALT (in wei) per call, above zero.
     @param endpoint The URL the service answers on (not empty).
+    @param log_id The id, in `anchor_registry`, of the log the service
+           records every call in (not zero); fixed for good.
     @return bytes32 The model id.
     """
     assert name != empty(bytes32), "register: name is empty"
@@ -92,6 +107,7 @@ def register(
     assert card_hash != empty(bytes32), "register: card hash is zero"
     assert price > 0, "register: price must be above zero"
     assert len(endpoint) > 0, "register: endpoint is empty"
+    assert log_id != empty(bytes32), "register: log id is zero"
     model_id: bytes32 = self._model_id(msg.sender, name)
     assert self._models[model_id].owner == empty(address), "register: model already registered"
     self._models[model_id] = Model(
@@ -102,6 +118,7 @@ def register(
         card_hash=card_hash,
         price=price,
         endpoint=endpoint,
+        log_id=log_id,
         deprecated=False,
         registered_at=block.timestamp,
     )
@@ -114,6 +131,7 @@ def register(
         card_hash=card_hash,
         price=price,
         endpoint=endpoint,
+        log_id=log_id,
     )
     return model_id
 
@@ -170,6 +188,15 @@ def model_owner(model_id: bytes32) -> address:
     @dev The owner of `model_id` (zero address if unknown).
     """
     return self._models[model_id].owner
+
+
+@external
+@view
+def log_of(model_id: bytes32) -> bytes32:
+    """
+    @dev The log id `model_id`'s calls are recorded in (zero if unknown).
+    """
+    return self._models[model_id].log_id
 
 
 @external

@@ -105,6 +105,11 @@ VOUCHER_TYPEHASH: public(constant(bytes32)) = keccak256(
     "Voucher(uint256 channelId,uint256 nonce,uint256 amount)"
 )
 
+# The largest nonce and amount a claim accepts (what the packed slots hold). Public, so
+# that an off-chain check of vouchers reads the very bounds `claim` enforces.
+MAX_NONCE: public(constant(uint256)) = 2**96 - 1
+MAX_AMOUNT: public(constant(uint256)) = 2**128 - 1
+
 token: public(immutable(address))
 registry: public(immutable(address))
 
@@ -113,7 +118,6 @@ _channel_count: uint256
 _balances: HashMap[address, uint256]
 
 _MASK_64: constant(uint256) = 2**64 - 1
-_MASK_96: constant(uint256) = 2**96 - 1
 _MASK_128: constant(uint256) = 2**128 - 1
 _MASK_160: constant(uint256) = 2**160 - 1
 
@@ -182,7 +186,7 @@ def top_up(channel_id: uint256, amount: uint256):
     assert amount > 0, "top_up: amount must be above zero"
     assert staticcall IModelRegistry(registry).is_active(stored.model_id), "top_up: model is not active"
     deposit: uint256 = (stored.deposit_claimed & _MASK_128) + amount
-    assert deposit <= _MASK_128, "top_up: deposit too large"
+    assert deposit <= MAX_AMOUNT, "top_up: deposit too large"
     self._channels[channel_id].deposit_claimed = (stored.deposit_claimed & ~_MASK_128) | deposit
     log ChannelToppedUp(channel_id=channel_id, amount=amount, deposit=deposit)
     assert extcall IERC20(token).transferFrom(msg.sender, self, amount), "top_up: transfer failed"
@@ -226,7 +230,7 @@ def claim(channel_id: uint256, voucher: Voucher, signature: Bytes[65]) -> uint25
     recipient: address = convert(convert(recipient_nonce & _MASK_160, uint160), address)
     assert msg.sender == recipient, "claim: caller is not the channel recipient"
     assert voucher.nonce > recipient_nonce >> 160, "claim: stale nonce"
-    assert voucher.nonce <= _MASK_96, "claim: nonce too large"
+    assert voucher.nonce <= MAX_NONCE, "claim: nonce too large"
     deposit_claimed: uint256 = self._channels[channel_id].deposit_claimed
     deposit: uint256 = deposit_claimed & _MASK_128
     claimed: uint256 = deposit_claimed >> 128
@@ -355,7 +359,7 @@ def _open(model_id: bytes32, deposit: uint256, expiry: uint64) -> uint256:
     recipient: address = staticcall IModelRegistry(registry).model_owner(model_id)
     assert recipient != msg.sender, "open: consumer is the model owner"
     assert deposit > 0, "open: deposit must be above zero"
-    assert deposit <= _MASK_128, "open: deposit too large"
+    assert deposit <= MAX_AMOUNT, "open: deposit too large"
     assert convert(expiry, uint256) > block.timestamp, "open: expiry is not in the future"
     channel_id: uint256 = self._channel_count
     self._channel_count = channel_id + 1

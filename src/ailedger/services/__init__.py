@@ -4,10 +4,14 @@ Public API (everything else in this package may change)::
 
     deploy_service_contracts(platform) -> ServiceContracts(registry, channels, token)
     service_contracts(platform) -> ServiceContracts                 # already deployed
-    ModelRegistryClient: .register(owner, name, model_hash=, card_hash=, price=, endpoint=)
-        .update_price / .update_endpoint / .deprecate / .get(model_id) / .find(name) / .all()
+    ModelRegistryClient: .register(owner, name, model_hash=, card_hash=, price=, endpoint=,
+                                   log_id=)   # the call log the model is bound to
+        .update_price / .update_endpoint / .deprecate / .get(model_id) / .all()
+        .find(name, owner=None)   # a bare name several owners hold: AmbiguousModelError
     ChannelsClient: .open(consumer, model_id, deposit, expiry) / .top_up / .extend / .reclaim
         .claim(service, voucher) / .withdraw(account) / .get(id) / .opened(consumer=, model_id=)
+        .check_claimable(voucher, channel, claimant=, now=, expiry_margin=)  # claim's checks
+        .limits -> VoucherLimits(max_nonce, max_amount)   # read from the contract
     VoucherSigner(chain_id, channels_address).sign(account, channel_id, nonce, amount)
     ServiceHost(model=, listing=, account=, registry=, channels=, store=, log=, policy=,
                 max_batch=1000)
@@ -15,28 +19,35 @@ Public API (everything else in this package may change)::
         .call(input, salt, voucher) -> PaidResponse; .call_batch(inputs, salt, voucher)
         -> PaidBatchResponse; .claim_due(); .claim_all(); .proof(index); .recover()
     create_host_app(host, claim_interval=30.0) -> FastAPI          # `ailedger services serve`
-    ServiceClient(account, registry, channels, transport_for=...)
-        .discover(name) / .channel_for(listing, deposit=) / .call(listing, input) -> PaidCall
+    ConsumerRecords(path)   # a consumer's own record of vouchers signed and models pinned
+    ServiceClient(account, registry, channels, records=, transport_for=...)
+        .discover(name, owner=None) / .channel_for(listing, deposit=)
+        .call(listing, input) -> PaidCall
         .call_batch(listing, inputs) -> PaidBatch       # N calls, one voucher, one receipt
         .prove(call_or_batch, item=0) -> CallProofReport
-    verify_call_proof(proof, chain, registry, expected_receipt=None) -> CallProofReport
+    verify_call_proof(proof, chain, registry, *, expected_receipt=None) -> CallProofReport
     diagnosis_model() / credit_model() / build_model(name) -> ServedModel
     run_services_scenario(platform, console) -> ServicesSummary     # the demo step
-    Errors: PaymentRequiredError (402), ModelDeprecatedError (410), plus ailedger.errors.
+    Errors: PaymentRequiredError (402), ModelDeprecatedError (410), AmbiguousModelError
+    (409), plus ailedger.errors.
 """
 
 from __future__ import annotations
 
 from ailedger.services.app import create_host_app
 from ailedger.services.batches import MAX_BATCH, BatchItem
-from ailedger.services.channels import ChannelsClient, ChannelState, ClaimResult
+from ailedger.services.channels import ChannelsClient, ChannelState, ClaimResult, VoucherLimits
 from ailedger.services.client import PaidBatch, PaidCall, ServiceClient
 from ailedger.services.deployment import (
     ServiceContracts,
     deploy_service_contracts,
     service_contracts,
 )
-from ailedger.services.errors import ModelDeprecatedError, PaymentRequiredError
+from ailedger.services.errors import (
+    AmbiguousModelError,
+    ModelDeprecatedError,
+    PaymentRequiredError,
+)
 from ailedger.services.host import ClaimPolicy, PaidBatchResponse, PaidResponse, ServiceHost
 from ailedger.services.models import (
     ServedModel,
@@ -54,6 +65,7 @@ from ailedger.services.receipts import (
     call_record,
     commit,
 )
+from ailedger.services.records import ConsumerRecords
 from ailedger.services.registry import ModelListing, ModelRegistryClient
 from ailedger.services.scenario import ServicesSummary, run_services_scenario
 from ailedger.services.store import VoucherStore
@@ -62,6 +74,7 @@ from ailedger.services.vouchers import Voucher, VoucherSigner
 
 __all__ = [
     "MAX_BATCH",
+    "AmbiguousModelError",
     "BatchItem",
     "BatchReceipt",
     "CallProofReport",
@@ -70,6 +83,7 @@ __all__ = [
     "ChannelsClient",
     "ClaimPolicy",
     "ClaimResult",
+    "ConsumerRecords",
     "HttpTransport",
     "LocalTransport",
     "ModelDeprecatedError",
@@ -88,6 +102,7 @@ __all__ = [
     "ServicesSummary",
     "Transport",
     "Voucher",
+    "VoucherLimits",
     "VoucherSigner",
     "VoucherStore",
     "build_model",

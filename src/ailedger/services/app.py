@@ -35,11 +35,16 @@ _log = logging.getLogger(__name__)
 
 
 class HostLoop:
-    """Periodic upkeep of a host in a daemon thread: listing, claims, log batches, checkpoint."""
+    """Periodic upkeep of a host in a daemon thread: listing, claims, log batches, checkpoint.
+
+    Rounds come every ``interval`` seconds, and at least twice per expiry margin of the
+    host's :class:`ClaimPolicy`: a channel that enters the margin (no more vouchers
+    taken) must be claimed before it expires and its consumer may reclaim.
+    """
 
     def __init__(self, host: ServiceHost, interval: float) -> None:
         self.host = host
-        self.interval = interval
+        self.interval = min(interval, host.policy.expiry_margin / 2)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="service-host-loop", daemon=True)
 

@@ -244,7 +244,7 @@ def _line_object(line: bytes, where: str) -> Any:
     try:
         text = line.decode()
         value, end = _decode_json(text)
-    except (UnicodeDecodeError, ValueError) as error:
+    except (UnicodeDecodeError, ValueError, RecursionError) as error:
         raise InvalidInputError(
             f"{where}: expected one JSON object on its line ({error})", field=where
         ) from None

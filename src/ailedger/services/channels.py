@@ -1,9 +1,16 @@
-"""Typed access to the ``PaymentChannels`` contract, for consumers and services."""
+"""Typed access to the ``PaymentChannels`` contract, for consumers and services.
+
+:meth:`ChannelsClient.check_claimable` is the one off-chain copy of the checks
+``PaymentChannels.claim`` makes, with the contract's own bounds
+(:class:`VoucherLimits`, read from its public constants): a host that accepts
+only what it passes is paid for everything it accepts.
+"""
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from eth_account.signers.local import LocalAccount
@@ -12,9 +19,10 @@ from ailedger.contracts.typed_data import PERMIT_TYPES, alt_token_domain
 from ailedger.core.chain import Contract, Receipt, check_amount
 from ailedger.core.identity import sign_typed
 from ailedger.errors import InvalidInputError, NotFoundError, RevertError
-from ailedger.services.vouchers import Voucher
+from ailedger.services.errors import PaymentRequiredError
+from ailedger.services.vouchers import Voucher, VoucherSigner
 
-__all__ = ["ChannelState", "ChannelsClient", "ClaimResult"]
+__all__ = ["ChannelState", "ChannelsClient", "ClaimResult", "VoucherLimits"]
 
 PERMIT_VALIDITY_SECONDS = 3600
 
@@ -52,6 +60,15 @@ class ChannelState:
 
 
 @dataclass(frozen=True)
+class VoucherLimits:
+    """The largest nonce and amount ``PaymentChannels.claim`` accepts (``MAX_NONCE``,
+    ``MAX_AMOUNT`` on chain)."""
+
+    max_nonce: int
+    max_amount: int
+
+
+@dataclass(frozen=True)
 class ClaimResult:
     """A mined claim: ``paid`` is what it credited (voucher amount minus earlier claims)."""
 
@@ -70,6 +87,12 @@ class ChannelsClient:
         self.token = token
         self.chain = contract.chain
         self.address = contract.address
+        self.vouchers = VoucherSigner(self.chain.chain_id, self.address)
+
+    @cached_property
+    def limits(self) -> VoucherLimits:
+        """The contract's bounds on vouchers, read once from its public constants."""
+        return VoucherLimits(self.contract.MAX_NONCE(), self.contract.MAX_AMOUNT())
 
     # -- consumer ----------------------------------------------------------------------------
 
@@ -143,6 +166,78 @@ class ChannelsClient:
             raise RevertError("claim: the transaction emitted no Claimed event")
         args = events[0].args
         return ClaimResult(voucher.channel_id, args["nonce"], args["amount"], args["paid"], receipt)
+
+    def check_claimable(
+        self,
+        voucher: Voucher,
+        channel: ChannelState,
+        *,
+        claimant: str,
+        now: float,
+        expiry_margin: int,
+    ) -> None:
+        """Raise :class:`PaymentRequiredError` (naming the field) unless ``claimant`` can
+        claim ``voucher`` on ``channel`` (its current state on chain) for at least
+        ``expiry_margin`` seconds after ``now``.
+
+        The checks of ``PaymentChannels.claim``, in its order and with its bounds: the
+        channel, not reclaimed, the caller its recipient, a nonce above the claimed one
+        and at most ``MAX_NONCE``, an amount above the claimed one and within the
+        deposit, the consumer's EIP-712 signature under this contract's domain (chain id
+        and address). Claims are possible until the consumer reclaims, which it may from
+        ``expiry`` on: the margin leaves the claimant time to claim before that.
+        """
+        channel_id = channel.channel_id
+        if voucher.channel_id != channel_id:
+            raise PaymentRequiredError(
+                f"voucher: for channel {voucher.channel_id}, expected channel {channel_id}",
+                field="voucher.channel_id",
+            )
+        if channel.reclaimed:
+            raise PaymentRequiredError(
+                f"voucher: channel {channel_id} was reclaimed by its consumer",
+                field="voucher.channel_id",
+            )
+        if claimant != channel.recipient:
+            raise PaymentRequiredError(
+                f"voucher: channel {channel_id} pays {channel.recipient}, not {claimant}",
+                field="voucher.channel_id",
+            )
+        limits = self.limits
+        if not channel.nonce < voucher.nonce <= limits.max_nonce:
+            raise PaymentRequiredError(
+                f"voucher: nonce on channel {channel_id}: expected above {channel.nonce} and "
+                f"at most {limits.max_nonce} (the contract's MAX_NONCE), got {voucher.nonce}",
+                field="voucher.nonce",
+            )
+        if voucher.amount > channel.deposit:
+            raise PaymentRequiredError(
+                f"voucher: amount above deposit on channel {channel_id}: expected at most "
+                f"{channel.deposit}, got {voucher.amount}",
+                field="voucher.amount",
+            )
+        if voucher.amount <= channel.claimed:
+            raise PaymentRequiredError(
+                f"voucher: amount on channel {channel_id}: expected above the "
+                f"{channel.claimed} claimed, got {voucher.amount}",
+                field="voucher.amount",
+            )
+        if channel.expiry - now < expiry_margin:
+            raise PaymentRequiredError(
+                f"voucher: channel {channel_id} expires at {channel.expiry}, within the "
+                f"{expiry_margin} s margin; extend it or open a new channel",
+                field="voucher.channel_id",
+            )
+        try:
+            signer = self.vouchers.signer_of(voucher)
+        except InvalidInputError as error:
+            raise PaymentRequiredError(error.message, field="voucher.signature") from None
+        if signer != channel.consumer:
+            raise PaymentRequiredError(
+                f"voucher: signed by {signer}, expected the consumer of channel {channel_id} "
+                f"({channel.consumer})",
+                field="voucher.signature",
+            )
 
     # -- anyone ------------------------------------------------------------------------------
 

@@ -36,7 +36,7 @@ from ailedger.core.log import hash_leaf
 from ailedger.errors import IntegrityError, InvalidInputError
 from ailedger.services.batches import BatchItem, batch_items, batch_records
 from ailedger.services.channels import ChannelsClient, ChannelState
-from ailedger.services.errors import PaymentRequiredError
+from ailedger.services.errors import AmbiguousModelError, PaymentRequiredError
 from ailedger.services.proofs import CallProofReport, verify_call_proof
 from ailedger.services.receipts import (
     SALT_BYTES,
@@ -46,6 +46,7 @@ from ailedger.services.receipts import (
     call_record,
     commit,
 )
+from ailedger.services.records import ChannelRef, ConsumerRecords
 from ailedger.services.registry import ModelListing, ModelRegistryClient
 from ailedger.services.transport import HttpTransport, Transport
 from ailedger.services.vouchers import Voucher, VoucherSigner
@@ -116,7 +117,12 @@ class PaidBatch:
 
 
 class ServiceClient:
-    """A consumer (``account``) of model services, paying through ``channels``."""
+    """A consumer (``account``) of model services, paying through ``channels``.
+
+    ``records`` are the account's own memory of what it signed and which models it
+    used (:class:`ConsumerRecords`): what a voucher pays on top of comes from them and
+    the chain, never from the host.
+    """
 
     def __init__(
         self,
@@ -124,10 +130,12 @@ class ServiceClient:
         registry: ModelRegistryClient,
         channels: ChannelsClient,
         *,
+        records: ConsumerRecords,
         transport_for: Callable[[ModelListing], Transport] | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.account = account
+        self.records = records
         self.registry = registry
         self.channels = channels
         self.chain = channels.chain
@@ -136,16 +144,46 @@ class ServiceClient:
         self._clock = clock
         self.vouchers = VoucherSigner(self.chain.chain_id, channels.address)
         self.receipts = ReceiptSigner(self.chain.chain_id, registry.address)
-        # channel id -> (nonce, cumulative amount) of the last voucher the host accepted.
-        self._last: dict[int, tuple[int, int]] = {}
         self._channel_of: dict[bytes, ChannelState] = {}
         self._lock = threading.Lock()
 
     # -- discovery and channels ----------------------------------------------------------------
 
     def discover(self, name: str, owner: str | None = None) -> ModelListing:
-        """The active listing called ``name``; raises for unknown or deprecated models."""
-        return self.registry.find(name, owner)
+        """The active listing ``name`` (of ``owner``); raises for unknown, deprecated or
+        ambiguous names.
+
+        A bare name must resolve to the owner and model id this account first used
+        under it (pinned in its records), else :class:`IntegrityError`: somebody else's
+        model now answers to that name. Naming ``owner`` addresses a model explicitly.
+        """
+        pin = self.records.pinned(name)
+        try:
+            listing = self.registry.find(name, owner)
+        except AmbiguousModelError as error:
+            if pin is None:
+                raise
+            raise AmbiguousModelError(
+                f"{error.message}; this account used the one of owner {pin.owner} before",
+                field=error.field,
+            ) from None
+        if (
+            owner is None
+            and pin is not None
+            and (listing.owner, listing.model_id)
+            != (
+                pin.owner,
+                pin.model_id,
+            )
+        ):
+            raise IntegrityError(
+                f"model {name!r}: the registry at {self.registry.address} resolves it to "
+                f"0x{listing.model_id.hex()} of owner {listing.owner}, but this account used "
+                f"0x{pin.model_id.hex()} of owner {pin.owner} (pinned in {self.records.path}); "
+                "name the owner to use another model",
+                field="name",
+            )
+        return listing
 
     def open_channel(
         self, listing: ModelListing, deposit: int, *, lifetime: int = DEFAULT_LIFETIME
@@ -159,7 +197,6 @@ class ServiceClient:
         expiry = int(max(self._clock(), self._chain_time())) + lifetime
         channel = self.channels.open(self.account, listing.model_id, deposit, expiry)
         self._channel_of[listing.model_id] = channel
-        self._last[channel.channel_id] = (channel.nonce, channel.claimed)
         return channel
 
     def channel_for(
@@ -186,8 +223,7 @@ class ServiceClient:
     def _can_pay(self, channel: ChannelState, listing: ModelListing, calls: int = 1) -> bool:
         if channel.reclaimed or channel.expiry - self._chain_time() < MIN_REMAINING_LIFETIME:
             return False
-        _, spent = self._last.get(channel.channel_id, (channel.nonce, channel.claimed))
-        return channel.deposit - spent >= calls * listing.price
+        return channel.deposit - self._spent(channel) >= calls * listing.price
 
     def _chain_time(self) -> float:
         return max(self._clock(), self.chain.get_block(self.chain.block_number()).timestamp)
@@ -212,9 +248,7 @@ class ServiceClient:
             1,
             channel,
             deposit,
-            lambda channel, last, transport: self._pay_and_call(
-                listing, channel, request, last, transport
-            ),
+            lambda channel, transport: self._pay_and_call(listing, channel, request, transport),
         )
 
     def call_batch(
@@ -251,8 +285,8 @@ class ServiceClient:
             len(requests),
             channel,
             deposit,
-            lambda channel, last, transport: self._pay_and_call_batch(
-                listing, channel, requests, last, transport
+            lambda channel, transport: self._pay_and_call_batch(
+                listing, channel, requests, transport
             ),
         )
 
@@ -262,59 +296,66 @@ class ServiceClient:
         calls: int,
         channel: ChannelState | None,
         deposit: int | None,
-        attempt: Callable[[ChannelState, tuple[int, int], Transport], _Paid],
+        attempt: Callable[[ChannelState, Transport], _Paid],
     ) -> _Paid:
         if channel is None:
             channel = self.channel_for(
                 listing, deposit=deposit or max(100, calls) * listing.price, calls=calls
             )
         transport = self._transport(listing)
+        self.records.pin(listing.name, listing.owner, listing.model_id)
         with self._lock:
-            last = self._last.get(channel.channel_id)
-            if last is None:
-                last = self._sync(channel, transport)
             try:
-                return attempt(channel, last, transport)
+                return attempt(channel, transport)
             except PaymentRequiredError as error:
                 if error.field not in ("voucher.nonce", "voucher.amount"):
                     raise
-                # The host knows a newer voucher of ours (a response lost in a crash, or
-                # another client of this account): resume from it, once.
-                synced = self._sync(channel, transport)
-                if synced == last:
+                # The host may hold a voucher of ours whose answer we lost (a crash):
+                # resume from it, once, if it is within what we signed.
+                if not self._adopt_hosts_voucher(channel, transport):
                     raise
-                return attempt(channel, synced, transport)
+                return attempt(channel, transport)
 
-    def _next_voucher(
-        self, listing: ModelListing, channel: ChannelState, last: tuple[int, int], calls: int
-    ) -> Voucher:
-        nonce, amount = last[0] + 1, last[1] + calls * listing.price
-        if amount > channel.deposit:
-            cost = f"the price {listing.price}"
-            if calls > 1:
-                cost = f"{calls} x the price {listing.price} = {calls * listing.price}"
-            raise PaymentRequiredError(
-                f"channel {channel.channel_id}: {channel.deposit - last[1]} ALT wei left, below "
-                f"{cost}; top it up or open a new channel",
-                field="deposit",
-            )
-        return self.vouchers.sign(self.account, channel.channel_id, nonce, amount)
+    def _ref(self, channel: ChannelState) -> ChannelRef:
+        return ChannelRef(self.chain.chain_id, self.channels.address, channel.channel_id)
+
+    def _spent(self, channel: ChannelState) -> int:
+        """What ``channel`` is already committed to: our accepted vouchers or the chain's
+        claims, whichever is more; never the host's report."""
+        record = self.records.channel(self._ref(channel))
+        return max(record.accepted_amount if record else 0, channel.claimed)
+
+    def _next_voucher(self, listing: ModelListing, channel: ChannelState, calls: int) -> Voucher:
+        cost = calls * listing.price
+        cost_text = f"the price {listing.price}"
+        if calls > 1:
+            cost_text = f"{calls} x the price {listing.price} = {cost}"
+        return self.records.sign_next(
+            self._ref(channel),
+            chain_nonce=channel.nonce,
+            chain_claimed=channel.claimed,
+            cost=cost,
+            cost_text=cost_text,
+            deposit=channel.deposit,
+            sign=lambda nonce, amount: self.vouchers.sign(
+                self.account, channel.channel_id, nonce, amount
+            ),
+        )
 
     def _pay_and_call(
         self,
         listing: ModelListing,
         channel: ChannelState,
         inputs: dict[str, Any],
-        last: tuple[int, int],
         transport: Transport,
     ) -> PaidCall:
-        voucher = self._next_voucher(listing, channel, last, 1)
+        voucher = self._next_voucher(listing, channel, 1)
         salt = os.urandom(SALT_BYTES)
         response = transport.call(
             {"input": inputs, "salt": "0x" + salt.hex(), "voucher": voucher.to_dict()}
         )
         paid = self._verify_response(listing, inputs, salt, voucher, response)
-        self._last[channel.channel_id] = (voucher.nonce, voucher.amount)
+        self.records.mark_accepted(self._ref(channel), voucher.nonce, voucher.amount)
         return paid
 
     def _pay_and_call_batch(
@@ -322,10 +363,9 @@ class ServiceClient:
         listing: ModelListing,
         channel: ChannelState,
         inputs: list[dict[str, Any]],
-        last: tuple[int, int],
         transport: Transport,
     ) -> PaidBatch:
-        voucher = self._next_voucher(listing, channel, last, len(inputs))
+        voucher = self._next_voucher(listing, channel, len(inputs))
         salt = os.urandom(SALT_BYTES)
         request = {"inputs": inputs, "salt": "0x" + salt.hex(), "voucher": voucher.to_dict()}
         # Each input's canonical JSON: hashed to check the receipt, and over HTTP sent
@@ -336,7 +376,7 @@ class ServiceClient:
         else:
             response = transport.call_batch(request)
         paid = self._verify_batch(listing, inputs, salt, voucher, response, encoded)
-        self._last[channel.channel_id] = (voucher.nonce, voucher.amount)
+        self.records.mark_accepted(self._ref(channel), voucher.nonce, voucher.amount)
         return paid
 
     def _verify_batch(
@@ -363,6 +403,7 @@ class ServiceClient:
         expected = {
             "model_id": listing.model_id,
             "model_hash": listing.model_hash,
+            "log_id": listing.log_id,
             "channel_id": voucher.channel_id,
             "nonce": voucher.nonce,
             "amount": voucher.amount,
@@ -421,12 +462,15 @@ class ServiceClient:
             receipt = CallReceipt.from_dict(response["receipt"])
             log_index = response["log_index"]
             leaf_hash = bytes.fromhex(str(response["leaf_hash"]).removeprefix("0x"))
+            if isinstance(log_index, bool) or not isinstance(log_index, int) or log_index < 0:
+                raise TypeError("log_index must be a non-negative integer")
         except (KeyError, TypeError, ValueError, InvalidInputError) as error:
             raise IntegrityError(f"response: malformed ({error})", field="response") from None
         self.receipts.verify(receipt, listing.owner)
         expected = {
             "model_id": listing.model_id,
             "model_hash": listing.model_hash,
+            "log_id": listing.log_id,
             "channel_id": voucher.channel_id,
             "nonce": voucher.nonce,
             "amount": voucher.amount,
@@ -446,22 +490,54 @@ class ServiceClient:
             )
         return PaidCall(listing.name, inputs, output, salt, voucher, receipt, log_index, leaf_hash)
 
-    def _sync(self, channel: ChannelState, transport: Transport) -> tuple[int, int]:
-        """The latest voucher the host accepted on ``channel``, if it is really ours."""
+    def _adopt_hosts_voucher(self, channel: ChannelState, transport: Transport) -> bool:
+        """Mark as accepted the host's latest voucher on ``channel`` if it is ours and
+        within what we signed; True if that moved our records.
+
+        Raises :class:`IntegrityError` when the host claims more than we signed (a
+        spent amount or nonce above our records is the host's word against ours), or
+        holds the very voucher it just refused (the last we signed): paying again on
+        top of it would pay twice for one call.
+        """
+        ref = self._ref(channel)
+        record = self.records.channel(ref)
+        signed = (record.signed_nonce, record.signed_amount) if record else (0, 0)
         status = transport.channel(channel.channel_id)
-        state = status.get("channel", {})
-        last = (int(state.get("nonce", channel.nonce)), int(state.get("claimed", channel.claimed)))
-        latest = status.get("latest_voucher")
+        claims: list[tuple[str, object, object]] = []
+        state = status.get("channel") if isinstance(status, dict) else None
+        if isinstance(state, dict):
+            claims.append(("its channel state", state.get("nonce"), state.get("claimed")))
+        latest = status.get("latest_voucher") if isinstance(status, dict) else None
+        voucher = None
         if latest is not None:
-            voucher = Voucher.from_dict(latest)
-            # Only a voucher we signed can raise what we owe; anything else is ignored.
-            if (
-                voucher.channel_id == channel.channel_id
-                and self.vouchers.signer_of(voucher) == self.account.address
-            ):
-                last = max(last, (voucher.nonce, voucher.amount))
-        self._last[channel.channel_id] = last
-        return last
+            try:
+                voucher = Voucher.from_dict(latest)
+                ours = self.vouchers.signer_of(voucher) == self.account.address
+            except InvalidInputError:
+                ours = False
+            if not ours or voucher.channel_id != channel.channel_id:
+                voucher = None  # not a voucher of ours for this channel: proves nothing
+            else:
+                claims.append(("a voucher of ours", voucher.nonce, voucher.amount))
+        for what, nonce, amount in claims:
+            if _above(nonce, signed[0]) or _above(amount, signed[1]):
+                raise IntegrityError(
+                    f"host: reports {what} on channel {channel.channel_id} at nonce {nonce} "
+                    f"for {amount}, above the last voucher this account signed (nonce "
+                    f"{signed[0]} for {signed[1]}, in {self.records.path}); refusing to pay "
+                    "on top of it",
+                    field="channel",
+                )
+        if voucher is not None and voucher.nonce == signed[0]:
+            raise IntegrityError(
+                f"host: refused voucher {voucher.nonce} on channel {channel.channel_id} yet "
+                "reports holding it; not paying again for the same call",
+                field="channel",
+            )
+        if voucher is None or (record and voucher.nonce <= record.accepted_nonce):
+            return False
+        self.records.mark_accepted(ref, voucher.nonce, voucher.amount)
+        return True
 
     def _transport(self, listing: ModelListing) -> Transport:
         transport = self._transports.get(listing.model_id)
@@ -507,4 +583,13 @@ class ServiceClient:
 
     def spent(self, channel_id: int) -> int:
         """The cumulative amount of our last accepted voucher on ``channel_id``."""
-        return self._last.get(channel_id, (0, 0))[1]
+        ref = ChannelRef(self.chain.chain_id, self.channels.address, channel_id)
+        record = self.records.channel(ref)
+        return record.accepted_amount if record else 0
+
+
+def _above(reported: object, signed: int) -> bool:
+    """Whether a host-reported number exceeds ``signed`` (a non-number counts as above)."""
+    if isinstance(reported, bool) or not isinstance(reported, int):
+        return reported is not None
+    return reported > signed

@@ -30,32 +30,37 @@ def deploy_service_contracts(platform: Platform) -> ServiceContracts:
     platform.deploy_core_contracts()
     token = platform.contract("ALTToken")
     artifact = contracts.load("ModelRegistry")
+    anchors = (platform.contract("AnchorRegistry").address,)
     registry, _ = ensure_deployed(
         platform.chain,
         platform.book,
         "ModelRegistry",
         artifact.abi,
         artifact.bytecode,
-        artifact.source_hash,
-        (),
+        _reuse_key(artifact.source_hash, anchors),
+        anchors,
         platform.operator,
     )
     artifact = contracts.load("PaymentChannels")
     ctor_args = (token.address, registry.address)
-    # The channels are bound to one token and one registry: a redeployed token or registry
-    # must give new channels, so the constructor arguments are part of the reuse key.
-    key = hashlib.sha256(f"{artifact.source_hash}:{ctor_args}".encode()).hexdigest()
     channels, _ = ensure_deployed(
         platform.chain,
         platform.book,
         "PaymentChannels",
         artifact.abi,
         artifact.bytecode,
-        key,
+        _reuse_key(artifact.source_hash, ctor_args),
         ctor_args,
         platform.operator,
     )
     return ServiceContracts(ModelRegistryClient(registry), ChannelsClient(channels, token), token)
+
+
+def _reuse_key(source_hash: str, ctor_args: tuple) -> str:
+    """What an address-book entry is reused by: the source and the constructor arguments
+    (the contracts are bound to the token and registries they were deployed with, so a
+    redeployed one must give new ones)."""
+    return hashlib.sha256(f"{source_hash}:{ctor_args}".encode()).hexdigest()
 
 
 def service_contracts(platform: Platform) -> ServiceContracts:

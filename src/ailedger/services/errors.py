@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from ailedger.errors import AILedgerError
+from ailedger.errors import AILedgerError, InvalidInputError
 
-__all__ = ["ModelDeprecatedError", "PaymentRequiredError"]
+__all__ = ["AmbiguousModelError", "ModelDeprecatedError", "PaymentRequiredError"]
 
 
 class PaymentRequiredError(AILedgerError):
@@ -19,3 +19,10 @@ class ModelDeprecatedError(AILedgerError):
 
     kind = "deprecated"
     http_status = 410
+
+
+class AmbiguousModelError(InvalidInputError):
+    """A bare model name that several owners registered; name the owner or the id (409)."""
+
+    kind = "ambiguous"
+    http_status = 409

@@ -37,7 +37,13 @@ from typing import Any
 from eth_account.signers.local import LocalAccount
 
 from ailedger.core.log import TransparencyLog
-from ailedger.errors import AILedgerError, InvalidInputError, NotFoundError, UnauthorizedError
+from ailedger.errors import (
+    AILedgerError,
+    IntegrityError,
+    InvalidInputError,
+    NotFoundError,
+    UnauthorizedError,
+)
 from ailedger.services.batches import (
     BATCH_RECORD_KIND,
     MAX_BATCH,
@@ -59,11 +65,14 @@ from ailedger.services.receipts import (
 )
 from ailedger.services.registry import ModelListing, ModelRegistryClient
 from ailedger.services.store import AcceptedVoucher, ClaimRecord, VoucherStore
-from ailedger.services.vouchers import Voucher, VoucherSigner
+from ailedger.services.vouchers import Voucher
 
 __all__ = ["ClaimPolicy", "PaidBatchResponse", "PaidResponse", "ServiceHost"]
 
 _log = logging.getLogger(__name__)
+
+# Calls on one channel are serialised by one of this many locks (see ``_channel_lock``).
+CHANNEL_LOCK_STRIPES = 64
 
 
 @dataclass(frozen=True)
@@ -77,6 +86,15 @@ class ClaimPolicy:
     expiry_margin: int = 600
     min_unclaimed: int = 10**18
     max_age_seconds: float = 3600.0
+
+    def __post_init__(self) -> None:
+        margin = self.expiry_margin
+        if isinstance(margin, bool) or not isinstance(margin, int) or margin <= 0:
+            # With no margin a consumer could reclaim at expiry what was just accepted.
+            raise InvalidInputError(
+                f"expiry_margin: expected a positive number of seconds, got {margin!r}",
+                field="expiry_margin",
+            )
 
 
 @dataclass(frozen=True)
@@ -146,6 +164,14 @@ class ServiceHost:
                 f"(owner {listing.owner})",
                 field="account",
             )
+        logged_to = log.anchorer.log_id if log.anchorer is not None else None
+        if logged_to != listing.log_id:
+            raise IntegrityError(
+                f"log: the registry binds {listing.name} to log 0x{listing.log_id.hex()}, "
+                f"this host would record its calls in "
+                f"{'an unanchored log' if logged_to is None else '0x' + logged_to.hex()}",
+                field="log",
+            )
         if model.model_hash != listing.model_hash:
             raise InvalidInputError(
                 f"model: hash 0x{model.model_hash.hex()} is not the registered "
@@ -163,11 +189,11 @@ class ServiceHost:
         self.max_batch = max_batch
         self._clock = clock
         chain_id = channels.chain.chain_id
-        self.vouchers = VoucherSigner(chain_id, channels.address)
         self.receipts = ReceiptSigner(chain_id, registry.address)
         self._known: dict[int, ChannelState] = {}
-        self._channel_locks: dict[int, threading.Lock] = {}
-        self._locks_guard = threading.Lock()
+        # Striped: a fixed set of locks, channel i always taking the same one, so that
+        # requests naming any number of (made-up) channels cannot grow the table.
+        self._channel_locks = tuple(threading.Lock() for _ in range(CHANNEL_LOCK_STRIPES))
         self._claim_lock = threading.Lock()
         self._head_time = 0.0
         self._head_read_at = float("-inf")
@@ -209,6 +235,7 @@ class ServiceHost:
                 CallReceipt(
                     model_id=self.listing.model_id,
                     model_hash=self.listing.model_hash,
+                    log_id=self.listing.log_id,
                     channel_id=voucher.channel_id,
                     nonce=voucher.nonce,
                     amount=voucher.amount,
@@ -285,6 +312,7 @@ class ServiceHost:
                 BatchReceipt(
                     model_id=self.listing.model_id,
                     model_hash=self.listing.model_hash,
+                    log_id=self.listing.log_id,
                     channel_id=voucher.channel_id,
                     nonce=voucher.nonce,
                     amount=voucher.amount,
@@ -369,33 +397,13 @@ class ServiceHost:
             )
         if voucher.amount > channel.deposit or self._expires_soon(channel):
             channel = self._channel(channel_id, refresh=True)  # topped up or extended since?
-        if channel.reclaimed:
-            raise PaymentRequiredError(
-                f"voucher: channel {channel_id} was reclaimed by its consumer",
-                field="voucher.channel_id",
-            )
-        if voucher.amount > channel.deposit:
-            raise PaymentRequiredError(
-                f"voucher: amount above deposit on channel {channel_id}: expected at most "
-                f"{channel.deposit}, got {voucher.amount}",
-                field="voucher.amount",
-            )
-        if self._expires_soon(channel):
-            raise PaymentRequiredError(
-                f"voucher: channel {channel_id} expires at {channel.expiry}, within the "
-                f"{self.policy.expiry_margin} s margin; extend it or open a new channel",
-                field="voucher.channel_id",
-            )
-        try:
-            signer = self.vouchers.signer_of(voucher)
-        except InvalidInputError as error:
-            raise PaymentRequiredError(error.message, field="voucher.signature") from None
-        if signer != channel.consumer:
-            raise PaymentRequiredError(
-                f"voucher: signed by {signer}, expected the consumer of channel {channel_id} "
-                f"({channel.consumer})",
-                field="voucher.signature",
-            )
+        self.channels.check_claimable(
+            voucher,
+            channel,
+            claimant=self.account.address,
+            now=self._now(),
+            expiry_margin=self.policy.expiry_margin,
+        )
 
     def _expires_soon(self, channel: ChannelState) -> bool:
         return channel.expiry - self._now() < self.policy.expiry_margin
@@ -419,12 +427,12 @@ class ServiceHost:
                 raise PaymentRequiredError(
                     f"voucher: channel {channel_id} does not exist", field="voucher.channel_id"
                 ) from None
-            self._known[channel_id] = cached
+            if cached.model_id == self.listing.model_id:  # only ours: bounded by real deposits
+                self._known[channel_id] = cached
         return cached
 
     def _channel_lock(self, channel_id: int) -> threading.Lock:
-        with self._locks_guard:
-            return self._channel_locks.setdefault(channel_id, threading.Lock())
+        return self._channel_locks[channel_id % CHANNEL_LOCK_STRIPES]
 
     # -- reading -----------------------------------------------------------------------------
 

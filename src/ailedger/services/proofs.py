@@ -6,11 +6,13 @@ returns) and read access to the chain. It checks that:
 1. the record is a call record whose receipt the model's registered owner signed,
    for the model hash the registry lists; for a call of a batch, that the item's
    hashes are in the batch receipt's Merkle root at the item's position;
+   the receipt and the tree head name the log the registry binds the model to;
 2. the record is in the log: its RFC 9162 inclusion proof leads to the root of
    the signed tree head;
 3. the head is signed by the key that was the log's signer when it was anchored
-   (heads survive key rotation) and is anchored in the ``AnchorRegistry`` at the
-   position the proof names, with the same size, root and time.
+   (heads survive key rotation) and is anchored, at the position the proof names
+   with the same size, root and time, in the ``AnchorRegistry`` the ModelRegistry
+   names (not just any instance of it).
 
 Both contracts are asked only after their code is checked, byte for byte, to be
 ours compiled from this package's sources (:func:`ailedger.contracts.check_deployed_code`):
@@ -24,7 +26,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ailedger import contracts
-from ailedger.core.chain import Chain, Contract
+from ailedger.core.chain import Chain, Contract, to_checksum
 from ailedger.core.log import (
     Anchor,
     Anchorer,
@@ -83,7 +85,7 @@ def verify_call_proof(
         inclusion = InclusionProof.from_dict(proof["inclusion_proof"])
         signed = SignedTreeHead.from_dict(proof["tree_head"])
         anchor = Anchor.from_dict(proof["anchor"])
-    except (KeyError, TypeError, ValueError) as error:
+    except (KeyError, TypeError, ValueError, RecursionError) as error:
         raise InvalidInputError(f"proof: malformed ({error})", field="proof") from None
     kind = record.get("kind") if isinstance(record, dict) else None
     item = None
@@ -103,8 +105,9 @@ def verify_call_proof(
             "proof: the logged receipt differs from the receipt of the call", field="receipt"
         )
 
-    # The listing (owner, model hash) is trusted only from our ModelRegistry's code.
-    _check_code(registry.chain, "ModelRegistry", registry.address, "registry")
+    # The listing (owner, model hash, log) is trusted only from our ModelRegistry's code,
+    # and it names the one AnchorRegistry its log ids live in.
+    anchor_registry = _model_registry_anchors(registry)
     listing = registry.get(receipt.model_id)
     if receipt.model_hash != listing.model_hash:
         raise IntegrityError(
@@ -113,6 +116,15 @@ def verify_call_proof(
             field="receipt.model_hash",
         )
     ReceiptSigner(chain.chain_id, registry.address).verify(receipt, listing.owner)
+    # Only the log the registry binds the model to counts: a service must not keep some
+    # calls in a private log and still prove them.
+    if receipt.log_id != listing.log_id or signed.head.log_id != listing.log_id:
+        raise IntegrityError(
+            f"proof: the call is recorded in log 0x{signed.head.log_id.hex()} (receipt: "
+            f"0x{receipt.log_id.hex()}), but the registry binds {listing.name} to log "
+            f"0x{listing.log_id.hex()}",
+            field="log_id",
+        )
 
     if inclusion.leaf_index != log_index or inclusion.tree_size != signed.head.tree_size:
         raise IntegrityError(
@@ -127,6 +139,12 @@ def verify_call_proof(
             f"proof: anchor is for size {anchor.tree_size} on chain {anchor.chain_id}, expected "
             f"size {signed.head.tree_size} on chain {chain.chain_id}",
             field="anchor",
+        )
+    if anchor.registry != anchor_registry:
+        raise IntegrityError(
+            f"proof: anchored in the AnchorRegistry at {anchor.registry}, but the model "
+            f"registry binds {listing.name} to a log of the one at {anchor_registry}",
+            field="anchor.registry",
         )
     _check_code(chain, "AnchorRegistry", anchor.registry, "anchor.registry")
     anchors = Contract(chain, anchor.registry, contracts.load("AnchorRegistry").abi)
@@ -169,11 +187,24 @@ def verify_call_proof(
     )
 
 
-def _check_code(chain: Chain, name: str, address: str, field: str) -> None:
+def _model_registry_anchors(registry: ModelRegistryClient) -> str:
+    """The AnchorRegistry ``registry`` names, once its code is checked to be our
+    ModelRegistry deployed with exactly that address (its one immutable)."""
+    try:
+        anchors = to_checksum(registry.contract.anchor_registry(), "anchor_registry")
+    except AILedgerError:
+        # No such getter, so not our code; any non-zero argument lets the check say
+        # what is there instead.
+        anchors = registry.address
+    _check_code(registry.chain, "ModelRegistry", registry.address, "registry", anchors)
+    return anchors
+
+
+def _check_code(chain: Chain, name: str, address: str, field: str, *ctor_args: Any) -> None:
     """Raise :class:`IntegrityError` unless the code at ``address`` is our ``name``."""
     try:
-        # Neither registry takes constructor arguments; the EIP-712 domain the
-        # AnchorRegistry's constructor builds from the chain id and address is checked too.
-        contracts.check_deployed_code(chain, name, address)
+        # The EIP-712 domain the AnchorRegistry's constructor builds from the chain id
+        # and address, and the ModelRegistry's AnchorRegistry address, are checked too.
+        contracts.check_deployed_code(chain, name, address, *ctor_args)
     except IntegrityError as error:
         raise IntegrityError(f"proof: {field}: {error.message}", field=field) from None

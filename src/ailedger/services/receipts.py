@@ -1,7 +1,8 @@
 """Call receipts: what a service signs for each paid call or batch, and what the log records.
 
-A :class:`CallReceipt` binds a model (id and hash), the payment (channel, voucher
-nonce, cumulative amount, price) and salted commitments to the request and the
+A :class:`CallReceipt` binds a model (id and hash), the log its calls are recorded
+in (the one the registry binds the model to), the payment (channel, voucher nonce,
+cumulative amount, price) and salted commitments to the request and the
 response. The service signs it as the EIP-712 ``CallReceipt`` struct under the
 domain ``("AILedger ServiceReceipt", "1", chainId, ModelRegistry)``; the signer
 must be the model's owner in the registry. The log record of the call is
@@ -22,7 +23,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, fields, replace
-from typing import Any, Self, TypeVar
+from typing import Any, ClassVar, Self, TypeVar
 
 from eth_account.signers.local import LocalAccount
 
@@ -49,35 +50,6 @@ RECEIPT_DOMAIN_NAME = "AILedger ServiceReceipt"
 RECORD_KIND = "ailedger.services.call/v1"
 SALT_BYTES = 32
 
-RECEIPT_TYPES: TypeFields = {
-    "CallReceipt": [
-        {"name": "modelId", "type": "bytes32"},
-        {"name": "modelHash", "type": "bytes32"},
-        {"name": "channelId", "type": "uint256"},
-        {"name": "nonce", "type": "uint256"},
-        {"name": "amount", "type": "uint256"},
-        {"name": "price", "type": "uint256"},
-        {"name": "requestHash", "type": "bytes32"},
-        {"name": "responseHash", "type": "bytes32"},
-        {"name": "timestamp", "type": "uint64"},
-    ]
-}
-
-
-BATCH_RECEIPT_TYPES: TypeFields = {
-    "BatchReceipt": [
-        {"name": "modelId", "type": "bytes32"},
-        {"name": "modelHash", "type": "bytes32"},
-        {"name": "channelId", "type": "uint256"},
-        {"name": "nonce", "type": "uint256"},
-        {"name": "amount", "type": "uint256"},
-        {"name": "price", "type": "uint256"},
-        {"name": "count", "type": "uint64"},
-        {"name": "itemsRoot", "type": "bytes32"},
-        {"name": "timestamp", "type": "uint64"},
-    ]
-}
-
 
 def receipt_domain(chain_id: int, registry_address: str) -> Domain:
     """The domain of receipts for models of the ModelRegistry at ``registry_address``."""
@@ -93,35 +65,58 @@ def commit(salt: bytes, value: object) -> bytes:
     return hashlib.sha256(salt + canonical_json(value)).digest()
 
 
+@dataclass(frozen=True)
 class _Receipt:
-    """What both receipt kinds share: their EIP-712 message, JSON form and parsing.
+    """What both receipt kinds share: the model, its log, the payment; and, derived from
+    the fields, their EIP-712 type and message, JSON form and parsing.
 
-    Every field but ``service`` and ``signature`` is signed, under its camelCase
-    name; ``int`` fields are non-negative integers and the other ``bytes`` fields
-    32-byte hashes, both in JSON and when parsed.
+    Every field but ``service`` and ``signature`` is signed, in field order, under its
+    camelCase name; ``int`` fields are non-negative integers (``uint64`` for
+    ``timestamp`` and ``count``, else ``uint256``) and the other ``bytes`` fields 32-byte
+    hashes, both in JSON and when parsed. ``log_id`` is the AnchorRegistry log the call
+    is recorded in: the one the ModelRegistry binds the model to.
     """
 
-    _UNSIGNED = ("service", "signature")
+    model_id: bytes
+    model_hash: bytes
+    log_id: bytes
+    channel_id: int
+    nonce: int
+    amount: int
+    price: int
+
+    _UNSIGNED: ClassVar[tuple[str, ...]] = ("service", "signature")
+    _UINT64: ClassVar[tuple[str, ...]] = ("timestamp", "count")
+
+    @classmethod
+    def eip712_fields(cls) -> list[dict[str, str]]:
+        """The EIP-712 struct fields of this receipt kind, in signing order."""
+        return [
+            {
+                "name": _camel(name),
+                "type": "bytes32"
+                if kind == "bytes"
+                else ("uint64" if name in cls._UINT64 else "uint256"),
+            }
+            for name, kind in cls._signed_fields()
+        ]
+
+    @classmethod
+    def _signed_fields(cls) -> list[tuple[str, str]]:
+        return [(f.name, str(f.type)) for f in fields(cls) if f.name not in cls._UNSIGNED]
 
     def message(self) -> dict[str, Any]:
-        return {
-            _camel(field.name): getattr(self, field.name)
-            for field in fields(self)  # type: ignore[arg-type]
-            if field.name not in self._UNSIGNED
-        }
+        return {_camel(name): getattr(self, name) for name, _ in self._signed_fields()}
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            field.name: _json_value(getattr(self, field.name))
-            for field in fields(self)  # type: ignore[arg-type]
-        }
+        return {field.name: _json_value(getattr(self, field.name)) for field in fields(self)}
 
     @classmethod
     def from_dict(cls, data: object) -> Self:
         """Parse a receipt; a malformed one raises ``InvalidInputError`` naming the field."""
         if not isinstance(data, dict):
             raise InvalidInputError("receipt: expected an object", field="receipt")
-        declared = [(f.name, f.type) for f in fields(cls) if f.name not in cls._UNSIGNED]  # type: ignore[arg-type]
+        declared = cls._signed_fields()
         ints = _ints(data, tuple(name for name, kind in declared if kind == "int"))
         hashes = {
             name: _hex(data.get(name), f"receipt.{name}", 32)
@@ -140,12 +135,6 @@ class _Receipt:
 class CallReceipt(_Receipt):
     """A service's signed statement of one paid call. ``timestamp`` is in milliseconds."""
 
-    model_id: bytes
-    model_hash: bytes
-    channel_id: int
-    nonce: int
-    amount: int
-    price: int
     request_hash: bytes
     response_hash: bytes
     timestamp: int
@@ -161,12 +150,6 @@ class BatchReceipt(_Receipt):
     ``items_root`` is the Merkle root over the calls' request and response hashes.
     """
 
-    model_id: bytes
-    model_hash: bytes
-    channel_id: int
-    nonce: int
-    amount: int
-    price: int
     count: int
     items_root: bytes
     timestamp: int
@@ -251,3 +234,8 @@ def _hex(value: object, field: str, length: int | None) -> bytes:
     if length is not None and len(raw) != length:
         raise InvalidInputError(f"{field}: expected {length} bytes, got {len(raw)}", field=field)
     return raw
+
+
+# After the helpers above: the types are derived from the receipts' fields.
+RECEIPT_TYPES: TypeFields = {"CallReceipt": CallReceipt.eip712_fields()}
+BATCH_RECEIPT_TYPES: TypeFields = {"BatchReceipt": BatchReceipt.eip712_fields()}

@@ -7,9 +7,9 @@ from typing import Any
 
 from eth_account.signers.local import LocalAccount
 
-from ailedger.core.chain import Contract
+from ailedger.core.chain import Contract, to_checksum
 from ailedger.errors import InvalidInputError, NotFoundError
-from ailedger.services.errors import ModelDeprecatedError
+from ailedger.services.errors import AmbiguousModelError, ModelDeprecatedError
 
 __all__ = ["ModelListing", "ModelRegistryClient", "model_name_bytes"]
 
@@ -37,6 +37,7 @@ class ModelListing:
     card_hash: bytes
     price: int
     endpoint: str
+    log_id: bytes  # the AnchorRegistry log every call of the service is recorded in
     deprecated: bool
     registered_at: int
 
@@ -53,6 +54,7 @@ class ModelListing:
             "card_hash": "0x" + self.card_hash.hex(),
             "price": self.price,
             "endpoint": self.endpoint,
+            "log_id": "0x" + self.log_id.hex(),
             "deprecated": self.deprecated,
             "registered_at": self.registered_at,
         }
@@ -79,10 +81,12 @@ class ModelRegistryClient:
         card_hash: bytes,
         price: int,
         endpoint: str,
+        log_id: bytes,
     ) -> ModelListing:
-        """Register ``owner``'s model ``name``; returns the new listing."""
+        """Register ``owner``'s model ``name``, its calls recorded in the log ``log_id``
+        (for good); returns the new listing."""
         self.contract.register(
-            model_name_bytes(name), model_hash, card_hash, price, endpoint, sender=owner
+            model_name_bytes(name), model_hash, card_hash, price, endpoint, log_id, sender=owner
         )
         return self.get(self.model_id(owner.address, name))
 
@@ -103,7 +107,9 @@ class ModelRegistryClient:
                 field="model_id",
             )
         fields = self.contract.get_model(model_id)
-        model_id, owner, name, model_hash, card_hash, price, endpoint, deprecated, at = fields
+        model_id, owner, name, model_hash, card_hash, price, endpoint, log_id, deprecated, at = (
+            fields
+        )
         return ModelListing(
             model_id=model_id,
             owner=owner,
@@ -112,6 +118,7 @@ class ModelRegistryClient:
             card_hash=card_hash,
             price=price,
             endpoint=endpoint,
+            log_id=log_id,
             deprecated=deprecated,
             registered_at=at,
         )
@@ -122,21 +129,35 @@ class ModelRegistryClient:
         return [self.get(self.contract.model_id_at(i)) for i in range(count)]
 
     def find(self, name: str, owner: str | None = None) -> ModelListing:
-        """The newest active listing called ``name`` (of ``owner``, if given).
+        """The active listing ``name`` of ``owner``, or without ``owner`` of the one
+        owner who registered ``name``.
 
-        Raises ``NotFoundError`` when there is none; a name whose every listing is
-        deprecated says so.
+        Names are not owned (anyone may register any name; ids mix in the owner), so
+        a bare name that several owners registered raises :class:`AmbiguousModelError`
+        listing them: address the model by owner or id. ``NotFoundError`` when there
+        is none; ``ModelDeprecatedError`` when it is deprecated.
         """
         if owner is not None:
-            listing = self.get(self.model_id(owner, name))
-            candidates = [listing]
+            owner = to_checksum(owner, "owner")
+            try:
+                candidates = [self.get(self.model_id(owner, name))]
+            except NotFoundError:
+                candidates = []
         else:
             candidates = [entry for entry in self.all() if entry.name == name]
-        active = [entry for entry in candidates if entry.active]
-        if active:
-            return active[-1]
-        if candidates:
+        if len(candidates) > 1:
+            owners = ", ".join(entry.owner for entry in candidates)
+            raise AmbiguousModelError(
+                f"model name {name!r} is ambiguous: {len(candidates)} owners registered it "
+                f"({owners}); name the owner (--owner) or the model id",
+                field="name",
+            )
+        if not candidates:
+            of_owner = f" of owner {owner}" if owner is not None else ""
+            raise NotFoundError(f"no model named {name!r}{of_owner} in the registry", field="name")
+        (listing,) = candidates
+        if listing.deprecated:
             raise ModelDeprecatedError(
                 f"model {name!r} is deprecated by its owner; it takes no new calls", field="name"
             )
-        raise NotFoundError(f"no model named {name!r} in the registry", field="name")
+        return listing

@@ -1,8 +1,10 @@
 """Where a data dir keeps its services, and how a published model is opened for serving.
 
 Layout under ``<home>/services/``: ``models/<name>.pickle`` (published models),
-``<name>/vouchers.sqlite3`` (each host's vouchers and claims). Each host logs its
-calls in the transparency log ``calls_<name>`` of :meth:`Platform.open_log`.
+``<name>/vouchers.sqlite3`` (each host's vouchers and claims),
+``consumer/<address>.sqlite3`` (each consumer's records of what it signed and used).
+Each host logs its calls in the transparency log ``calls_<name>`` of
+:meth:`Platform.open_log`, the log the registry binds the model to.
 """
 
 from __future__ import annotations
@@ -13,20 +15,25 @@ from pathlib import Path
 from eth_account.signers.local import LocalAccount
 
 from ailedger.config import Settings
+from ailedger.core.log import log_name
 from ailedger.errors import IntegrityError, InvalidInputError, NotFoundError
 from ailedger.platform import Platform
 from ailedger.services.batches import MAX_BATCH
 from ailedger.services.deployment import ServiceContracts
 from ailedger.services.host import ClaimPolicy, ServiceHost
 from ailedger.services.models import ServedModel, load_model, save_model
+from ailedger.services.records import ConsumerRecords
 from ailedger.services.registry import ModelListing
 from ailedger.services.store import VoucherStore
 
 __all__ = [
     "OWNER_KEY",
+    "call_log_id",
     "check_service_name",
+    "consumer_records_path",
     "log_name_for",
     "models_dir",
+    "open_consumer_records",
     "open_host",
     "publish_model",
     "voucher_store_path",
@@ -53,9 +60,26 @@ def voucher_store_path(settings: Settings, name: str) -> Path:
     return settings.home / "services" / _slug(name) / "vouchers.sqlite3"
 
 
+def consumer_records_path(settings: Settings, address: str) -> Path:
+    """Where a consumer account keeps its :class:`ConsumerRecords` (one file per account)."""
+    return settings.home / "services" / "consumer" / f"{address}.sqlite3"
+
+
+def open_consumer_records(settings: Settings, address: str) -> ConsumerRecords:
+    """The consumer records of ``address`` in this data dir (created on first use)."""
+    return ConsumerRecords(consumer_records_path(settings, address))
+
+
 def log_name_for(name: str) -> str:
     """The transparency log of a model's calls (an identifier of at most 32 bytes)."""
     return ("calls_" + _slug(name))[:32]
+
+
+def call_log_id(platform: Platform, name: str) -> bytes:
+    """The AnchorRegistry id of the log of ``name``'s calls (the operator's ``calls_<name>``),
+    which the registry binds the model to."""
+    registry = platform.contract("AnchorRegistry")
+    return registry.compute_log_id(platform.operator.address, log_name(log_name_for(name)))
 
 
 def publish_model(
@@ -96,6 +120,7 @@ def publish_model(
             card_hash=model.card_hash,
             price=price,
             endpoint=endpoint,
+            log_id=call_log_id(platform, name),
         )
         return listing, True
     if not listing.deprecated:

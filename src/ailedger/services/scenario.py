@@ -25,7 +25,12 @@ from ailedger.services.deployment import deploy_service_contracts
 from ailedger.services.host import ServiceHost
 from ailedger.services.models import ServedModel, credit_model, diagnosis_model
 from ailedger.services.registry import ModelListing
-from ailedger.services.runtime import OWNER_KEY, open_host, publish_model
+from ailedger.services.runtime import (
+    OWNER_KEY,
+    open_consumer_records,
+    open_host,
+    publish_model,
+)
 from ailedger.services.transport import LocalTransport
 
 __all__ = ["ServiceRun", "ServicesSummary", "run_services_scenario"]
@@ -97,10 +102,12 @@ def run_services_scenario(platform: Platform, console: Console) -> ServicesSumma
 
     hosts: dict[bytes, ServiceHost] = {}
     listings: list[tuple[ModelListing, ServedModel, int]] = []
+    records = open_consumer_records(platform.settings, consumer.address)
     client = ServiceClient(
         consumer,
         contracts.registry,
         channels,
+        records=records,
         transport_for=lambda listing: LocalTransport(hosts[listing.model_id]),
     )
     total_calls = sum(calls for _, _, calls, _ in PLAN)
@@ -162,6 +169,7 @@ def run_services_scenario(platform: Platform, console: Console) -> ServicesSumma
     finally:
         for host in hosts.values():
             host.close()
+        records.close()
 
     summary = ServicesSummary(
         services=tuple(runs),

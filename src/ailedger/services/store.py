@@ -16,7 +16,6 @@ its :meth:`checkpoint` when a host opens it. One fsync per call instead of two.
 
 from __future__ import annotations
 
-import sqlite3
 import threading
 import time
 from collections.abc import Iterable
@@ -24,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ailedger.errors import InvalidInputError
+from ailedger.services._sqlite import immediate, open_sqlite
 from ailedger.services.vouchers import Voucher
 
 __all__ = ["AcceptedVoucher", "ClaimRecord", "StaleVoucherError", "VoucherStore"]
@@ -85,19 +85,8 @@ class VoucherStore:
     """Vouchers and claims of one service host in one SQLite file (WAL)."""
 
     def __init__(self, path: Path | str, *, synchronous: str = "FULL") -> None:
-        if synchronous not in ("FULL", "NORMAL", "EXTRA"):
-            raise InvalidInputError(
-                f"synchronous: expected FULL, NORMAL or EXTRA, got {synchronous!r}",
-                field="synchronous",
-            )
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        # Autocommit mode: transactions are opened explicitly with BEGIN IMMEDIATE.
-        self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute(f"PRAGMA synchronous={synchronous}")
-        self._db.execute("PRAGMA busy_timeout=10000")
-        self._db.executescript(_SCHEMA)
+        self._db = open_sqlite(self.path, _SCHEMA, synchronous=synchronous)
         self._lock = threading.Lock()
 
     def accept(self, voucher: Voucher, *, price: int, calls: int = 1) -> AcceptedVoucher:
@@ -107,34 +96,28 @@ class VoucherStore:
         """
         now = int(time.time() * 1000)
         key = str(voucher.channel_id)
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                row = self._db.execute(
-                    "SELECT nonce, amount, calls FROM vouchers WHERE channel_id = ?", (key,)
-                ).fetchone()
-                total = calls
-                if row is not None:
-                    nonce, amount, total = int(row[0]), int(row[1]), row[2] + calls
-                    if voucher.nonce <= nonce or voucher.amount < amount + price:
-                        raise StaleVoucherError(
-                            f"voucher: channel {voucher.channel_id} already accepted nonce "
-                            f"{nonce} for {amount}; got nonce {voucher.nonce} for "
-                            f"{voucher.amount}",
-                            field="voucher.nonce",
-                        )
-                self._db.execute(
-                    "INSERT INTO vouchers (channel_id, nonce, amount, signature, calls, "
-                    "updated_ms) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (channel_id) DO UPDATE "
-                    "SET nonce = excluded.nonce, amount = excluded.amount, "
-                    "signature = excluded.signature, calls = excluded.calls, "
-                    "updated_ms = excluded.updated_ms",
-                    (key, str(voucher.nonce), str(voucher.amount), voucher.signature, total, now),
-                )
-                self._db.execute("COMMIT")
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
+        with self._lock, immediate(self._db):
+            row = self._db.execute(
+                "SELECT nonce, amount, calls FROM vouchers WHERE channel_id = ?", (key,)
+            ).fetchone()
+            total = calls
+            if row is not None:
+                nonce, amount, total = int(row[0]), int(row[1]), row[2] + calls
+                if voucher.nonce <= nonce or voucher.amount < amount + price:
+                    raise StaleVoucherError(
+                        f"voucher: channel {voucher.channel_id} already accepted nonce "
+                        f"{nonce} for {amount}; got nonce {voucher.nonce} for "
+                        f"{voucher.amount}",
+                        field="voucher.nonce",
+                    )
+            self._db.execute(
+                "INSERT INTO vouchers (channel_id, nonce, amount, signature, calls, "
+                "updated_ms) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (channel_id) DO UPDATE "
+                "SET nonce = excluded.nonce, amount = excluded.amount, "
+                "signature = excluded.signature, calls = excluded.calls, "
+                "updated_ms = excluded.updated_ms",
+                (key, str(voucher.nonce), str(voucher.amount), voucher.signature, total, now),
+            )
         return AcceptedVoucher(voucher, total, now)
 
     def checkpoint(self) -> int:
@@ -169,46 +152,40 @@ class VoucherStore:
         """
         restored: dict[int, AcceptedVoucher] = {}
         now = int(time.time() * 1000)
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                for voucher in paid:
-                    current = restored.get(voucher.channel_id) or self._latest(voucher.channel_id)
-                    if current is not None and voucher.nonce < current.voucher.nonce:
-                        continue
-                    if current is not None and voucher.nonce == current.voucher.nonce:
-                        if voucher.channel_id not in restored:
-                            continue  # stored already: its calls are counted
-                        calls = current.calls + 1  # another record of the same batch
-                    else:
-                        calls = (current.calls if current else 0) + 1
-                    restored[voucher.channel_id] = AcceptedVoucher(voucher, calls, now)
-                for accepted in restored.values():
-                    voucher = accepted.voucher
-                    self._db.execute(
-                        "INSERT INTO vouchers (channel_id, nonce, amount, signature, calls, "
-                        "updated_ms) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (channel_id) DO "
-                        "UPDATE SET nonce = excluded.nonce, amount = excluded.amount, "
-                        "signature = excluded.signature, calls = excluded.calls, "
-                        "updated_ms = excluded.updated_ms",
-                        (
-                            str(voucher.channel_id),
-                            str(voucher.nonce),
-                            str(voucher.amount),
-                            voucher.signature,
-                            accepted.calls,
-                            now,
-                        ),
-                    )
+        with self._lock, immediate(self._db):
+            for voucher in paid:
+                current = restored.get(voucher.channel_id) or self._latest(voucher.channel_id)
+                if current is not None and voucher.nonce < current.voucher.nonce:
+                    continue
+                if current is not None and voucher.nonce == current.voucher.nonce:
+                    if voucher.channel_id not in restored:
+                        continue  # stored already: its calls are counted
+                    calls = current.calls + 1  # another record of the same batch
+                else:
+                    calls = (current.calls if current else 0) + 1
+                restored[voucher.channel_id] = AcceptedVoucher(voucher, calls, now)
+            for accepted in restored.values():
+                voucher = accepted.voucher
                 self._db.execute(
-                    "INSERT INTO store_meta (key, value) VALUES (?, ?) "
-                    "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-                    (_CHECKPOINT, str(log_size)),
+                    "INSERT INTO vouchers (channel_id, nonce, amount, signature, calls, "
+                    "updated_ms) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (channel_id) DO "
+                    "UPDATE SET nonce = excluded.nonce, amount = excluded.amount, "
+                    "signature = excluded.signature, calls = excluded.calls, "
+                    "updated_ms = excluded.updated_ms",
+                    (
+                        str(voucher.channel_id),
+                        str(voucher.nonce),
+                        str(voucher.amount),
+                        voucher.signature,
+                        accepted.calls,
+                        now,
+                    ),
                 )
-                self._db.execute("COMMIT")
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
+            self._db.execute(
+                "INSERT INTO store_meta (key, value) VALUES (?, ?) "
+                "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                (_CHECKPOINT, str(log_size)),
+            )
         return sorted(restored.values(), key=lambda a: a.voucher.channel_id)
 
     def latest(self, channel_id: int) -> AcceptedVoucher | None:

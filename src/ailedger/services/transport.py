@@ -14,7 +14,11 @@ from ailedger.errors import (
     UnauthorizedError,
 )
 from ailedger.services.batches import BATCH_LINES_MEDIA_TYPE, encode_batch_lines
-from ailedger.services.errors import ModelDeprecatedError, PaymentRequiredError
+from ailedger.services.errors import (
+    AmbiguousModelError,
+    ModelDeprecatedError,
+    PaymentRequiredError,
+)
 
 if TYPE_CHECKING:
     import httpx
@@ -33,6 +37,7 @@ _ERRORS: dict[str, type[AILedgerError]] = {
         ChainError,
         PaymentRequiredError,
         ModelDeprecatedError,
+        AmbiguousModelError,
     )
 }
 
@@ -127,7 +132,7 @@ class HttpTransport:
             raise ChainError(f"service at {self.base_url} is unreachable: {error}") from None
         try:
             body = response.json()
-        except ValueError:
+        except (ValueError, RecursionError):  # not JSON, or nested to exhaust our stack
             body = None
         if response.is_success and isinstance(body, dict):
             return body
