@@ -24,7 +24,7 @@ from ailedger.errors import InvalidInputError, NotFoundError
 from ailedger.market.anonymize import anonymize, policy_from_dict
 from ailedger.market.catalog import Catalog, open_catalog
 from ailedger.market.compute import ALLOWED_ESTIMATORS, ComputeJob
-from ailedger.market.contract import DataMarket, open_market
+from ailedger.market.contract import MAX_PRICE, DataMarket, open_market
 from ailedger.market.scenario import MARKET_LOG
 from ailedger.market.service import DataBuyer, DataSeller
 from ailedger.market.views import (
@@ -163,6 +163,9 @@ class ComputeRequest(BaseModel):
     # Passed through unconverted, so ComputeJob names a bad value (JSON true is not
     # max_depth=1, "3" is not a number).
     params: dict[str, Any] = Field(default_factory=dict)
+    max_price: int | None = Field(
+        None, ge=1, le=MAX_PRICE, description="Most ALT wei to pay (default: the price now)."
+    )
 
 
 @router.post("/compute-jobs", dependencies=[Depends(require_writer)])
@@ -183,12 +186,15 @@ def compute_job(body: ComputeRequest, platform: Platform = Depends(get_platform)
             )
             seller = DataSeller(market, seller_account, store, catalog, log)
             buyer = DataBuyer(market, buyer_account, store)
+            seller.record_payments()  # first repair what an interrupted request left unlogged
             # Refuse a job that cannot run (unknown target, too few rows) before paying.
             seller.check_job(body.listing_id, job)
-            purchase_id = buyer.order_compute(body.listing_id)
-            delivery = seller.deliver_compute(purchase_id, job, buyer.public_key)
-            _, signature = buyer.receive_model(delivery)
-            settlement = seller.settle(delivery, signature)
+            purchase_id = buyer.order_compute(body.listing_id, max_price=body.max_price)
+            delivery = seller.deliver_compute(
+                purchase_id, job, buyer.delivery_public_key(purchase_id)
+            )
+            _, signature = buyer.receive_model(purchase_id, delivery.model_hash or "")
+            settlement = seller.settle(purchase_id, signature)
             log.close_batch()
     finally:
         log.close()
@@ -197,8 +203,9 @@ def compute_job(body: ComputeRequest, platform: Platform = Depends(get_platform)
         "model_hash": delivery.model_hash,
         "metrics": delivery.metrics,
         "job": delivery.job,
-        "model_blob": delivery.sealed.blob_address,
-        "wrapped_key": delivery.sealed.wrapped_key.hex(),
+        "model_blob": delivery.blob_address,
+        "wrapped_key": delivery.wrapped.wrapped.hex(),
+        "delivery_hash": "0x" + delivery.delivery_hash.hex(),
         "log_index": settlement.leaf_index,
         "settlement_tx": "0x" + settlement.tx_hash.hex(),
     }

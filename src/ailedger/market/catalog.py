@@ -69,8 +69,8 @@ class CatalogDelivery:
     purchase_id: int
     kind: str  # "access" or "compute"
     blob_address: str
-    wrapped_key: bytes
-    detail: dict[str, Any]  # compute: job, metrics, model hash
+    wrapped_key: bytes  # as posted on chain: the key XOR the pad only the buyer derives
+    detail: dict[str, Any]  # ephemeral key; compute: job, metrics, model hash
     leaf_index: int | None
 
 
@@ -79,6 +79,7 @@ class Catalog:
 
     def __init__(self, path: Path, chain_id: int, market: str) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
         self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         self._db.executescript(_SCHEMA)
         self._lock = threading.Lock()
