@@ -53,7 +53,7 @@ def test_overview_lists_the_listing_pool_and_purchases(client, summary):
     assert [item["listing_id"] for item in body["listings"]] == [summary.listing_id]
     assert [pool["contributors"] for pool in body["pools"]] == [summary.patients]
     assert [p["kind"] for p in body["purchases"]] == ["access", "compute"]
-    assert all(p["status"] == "delivered" for p in body["purchases"])
+    assert all(p["status"] == "settled" for p in body["purchases"])
 
 
 def test_a_listing_shows_its_title_and_gate_result(client, summary):

@@ -162,7 +162,11 @@ _MODEL_CLASSES = (
 
 
 def dump_model(model: BaseEstimator) -> bytes:
-    """A trained allow-listed model as skops bytes (data only, no code)."""
+    """A trained allow-listed model as skops bytes (data only, no code).
+
+    The bytes are not reproducible (skops names arrays by object id), so a model's hash
+    identifies one delivery, not one job; the same job still trains the same model.
+    """
     return sio.dumps(model)
 
 
