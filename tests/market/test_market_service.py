@@ -479,3 +479,13 @@ def test_a_payment_without_its_record_is_recorded_on_the_next_open(world, listin
     )
     assert reopened.record_payments() == recorded  # nothing twice
     assert world.log.size == 1
+
+
+def test_the_seller_refuses_a_delivery_key_used_by_another_purchase(world, listing_id):
+    reused = world.market.purchase(world.other.order_compute(listing_id)).delivery_key
+    purchase_id = world.market.buy(
+        world.other.account, listing_id, Kind.COMPUTE, delivery_key=reused
+    )
+    job = ComputeJob("decision_tree", target=DIAGNOSIS)
+    with pytest.raises(UnauthorizedError, match="used by another purchase"):
+        world.seller.deliver_compute(purchase_id, job, world.other.delivery_public_key(purchase_id))

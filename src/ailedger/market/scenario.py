@@ -168,9 +168,9 @@ def run_patient_market(
         say("every patient withdraws what the two sales earned them")
         withdrawn, withdraw_gas = _withdraw_all(market, pool_id, wallets)
         fee_paid = sum(market.purchase(i).amount for i in (access_id, job_id)) - sum(
-            market.contract.decode_logs(
-                platform.chain.wait_for_receipt(s.tx_hash), "Settled"
-            )[0].args["proceeds"]
+            market.contract.decode_logs(platform.chain.wait_for_receipt(s.tx_hash), "Settled")[
+                0
+            ].args["proceeds"]
             for s in (access_sale, compute_sale)
         )
 

@@ -318,6 +318,13 @@ class DataSeller:
                 f"{purchase.delivery_key}",
                 field="public_key",
             )
+        # A dispute of another purchase with the same key would reveal this key to everyone.
+        if self.market.delivery_keys_of(purchase.buyer).count(owner) > 1:
+            raise UnauthorizedError(
+                f"purchase {purchase_id}: delivery key {owner} is used by another purchase; "
+                "the buyer must buy again with a fresh key",
+                field="delivery_key",
+            )
         return purchase, self.catalog.dataset(purchase.listing_id)
 
     def _dataset_key(self, entry: CatalogDataset) -> bytes:
