@@ -255,40 +255,33 @@ def test_zero_fee_recipient_reverts(market, deployer):
         market.set_fee_recipient(ZERO, sender=deployer)
 
 
-def test_owner_sets_the_delivery_window(market, deployer):
-    market.set_delivery_window(3_600, sender=deployer)
-    event = _event(market, "DeliveryWindowChanged")
-    assert (event.previous_seconds, event.new_seconds) == (WINDOW, 3_600)
-    assert market.delivery_window() == 3_600
+# (setter, its current value, its event, its largest value); the smallest is 60 for both.
+WINDOW_SETTERS = [
+    ("set_delivery_window", WINDOW, "DeliveryWindowChanged", 90 * 86_400),
+    ("set_dispute_window", DISPUTE_WINDOW, "DisputeWindowChanged", 30 * 86_400),
+]
 
 
-@pytest.mark.parametrize("seconds", [59, 90 * 86_400 + 1])
-def test_delivery_window_out_of_range_reverts(market, deployer, seconds):
-    with boa.reverts("set_delivery_window: out of range"):
-        market.set_delivery_window(seconds, sender=deployer)
+@pytest.mark.parametrize(("setter", "current", "event", "_"), WINDOW_SETTERS)
+def test_owner_sets_a_window(market, deployer, setter, current, event, _):
+    getattr(market, setter)(3_600, sender=deployer)
+    logged = _event(market, event)
+    assert (logged.previous_seconds, logged.new_seconds) == (current, 3_600)
+    assert getattr(market, setter.removeprefix("set_"))() == 3_600
 
 
-def test_delivery_window_change_by_non_owner_reverts(market, mallory):
+@pytest.mark.parametrize(("setter", "current", "event", "largest"), WINDOW_SETTERS)
+@pytest.mark.parametrize("beyond", [-1, 1])
+def test_a_window_out_of_range_reverts(market, deployer, setter, current, event, largest, beyond):
+    seconds = 59 if beyond < 0 else largest + 1
+    with boa.reverts(f"{setter}: out of range"):
+        getattr(market, setter)(seconds, sender=deployer)
+
+
+@pytest.mark.parametrize("setter", [row[0] for row in WINDOW_SETTERS])
+def test_a_window_change_by_non_owner_reverts(market, mallory, setter):
     with boa.reverts("ownable: caller is not the owner"):
-        market.set_delivery_window(3_600, sender=mallory.address)
-
-
-def test_owner_sets_the_dispute_window(market, deployer):
-    market.set_dispute_window(3_600, sender=deployer)
-    event = _event(market, "DisputeWindowChanged")
-    assert (event.previous_seconds, event.new_seconds) == (DISPUTE_WINDOW, 3_600)
-    assert market.dispute_window() == 3_600
-
-
-@pytest.mark.parametrize("seconds", [59, 30 * 86_400 + 1])
-def test_dispute_window_out_of_range_reverts(market, deployer, seconds):
-    with boa.reverts("set_dispute_window: out of range"):
-        market.set_dispute_window(seconds, sender=deployer)
-
-
-def test_dispute_window_change_by_non_owner_reverts(market, mallory):
-    with boa.reverts("ownable: caller is not the owner"):
-        market.set_dispute_window(3_600, sender=mallory.address)
+        getattr(market, setter)(3_600, sender=mallory.address)
 
 
 def test_owner_transfers_ownership(market, deployer, bob):

@@ -330,9 +330,7 @@ class DataMarket:
         ``max_price`` defaults to the price read now, so a price raised before the
         transaction is mined reverts it ("buy: price above max_price").
         """
-        if max_price is None:
-            max_price = self.price_of(listing_id, kind)
-        _check_int("max_price", max_price, 1, MAX_PRICE)
+        max_price = self._max_price(listing_id, kind, max_price)
         deadline = self._order_deadline()
         domain = alt_token_domain(self.chain.chain_id, self.token.address)
         message = {
@@ -366,12 +364,10 @@ class DataMarket:
         max_price: int | None = None,
     ) -> int:
         """Pay into escrow from an allowance the buyer granted before."""
-        if max_price is None:
-            max_price = self.price_of(listing_id, kind)
         receipt = self.contract.buy(
             listing_id,
             int(kind),
-            max_price,
+            self._max_price(listing_id, kind, max_price),
             self._order_deadline(),
             to_checksum(delivery_key, "delivery_key"),
             sender=buyer,
@@ -470,6 +466,11 @@ class DataMarket:
         return self.contract.decode_logs(receipt, "Refunded")[0].args["amount"]
 
     # --- helpers ----------------------------------------------------------------------------
+
+    def _max_price(self, listing_id: int, kind: Kind, max_price: int | None) -> int:
+        if max_price is None:
+            return self.price_of(listing_id, kind)  # what the buyer sees now
+        return _check_int("max_price", max_price, 1, MAX_PRICE)
 
     def _order_deadline(self) -> int:
         return self.chain.get_block(self.chain.block_number()).timestamp + ORDER_VALIDITY
