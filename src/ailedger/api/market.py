@@ -25,6 +25,7 @@ from ailedger.market.anonymize import anonymize, policy_from_dict
 from ailedger.market.catalog import Catalog, open_catalog
 from ailedger.market.compute import ALLOWED_ESTIMATORS, ComputeJob
 from ailedger.market.contract import MAX_PRICE, DataMarket, open_market
+from ailedger.market.records import record_payments
 from ailedger.market.scenario import MARKET_LOG
 from ailedger.market.service import DataBuyer, DataSeller
 from ailedger.market.views import (
@@ -209,3 +210,55 @@ def compute_job(body: ComputeRequest, platform: Platform = Depends(get_platform)
         "log_index": settlement.leaf_index,
         "settlement_tx": "0x" + settlement.tx_hash.hex(),
     }
+
+
+class AccountRequest(BaseModel):
+    account: str = Field(..., description="Keystore account name that signs the transaction.")
+
+
+@router.post("/purchases/{purchase_id}/settle", dependencies=[Depends(require_writer)])
+def settle(
+    purchase_id: int, body: AccountRequest, platform: Platform = Depends(get_platform)
+) -> dict[str, Any]:
+    """Pay out a delivered purchase once its dispute window passed (anyone may); log it.
+
+    409 with the contract's reason before the window ends or for a purchase not delivered.
+    """
+    return _paid(
+        platform,
+        purchase_id,
+        lambda market: market.settle(platform.account(body.account), purchase_id),
+    )
+
+
+class DisputeRequest(BaseModel):
+    buyer: str = Field(..., description="Keystore account name of the buyer.")
+
+
+@router.post("/purchases/{purchase_id}/dispute", dependencies=[Depends(require_writer)])
+def dispute(
+    purchase_id: int, body: DisputeRequest, platform: Platform = Depends(get_platform)
+) -> dict[str, Any]:
+    """Prove the delivered key wrong and refund the buyer; log it.
+
+    409 "dispute: the delivered key matches its commitment" when the key was right.
+    """
+    store = open_blob_store(platform.settings)
+    return _paid(
+        platform,
+        purchase_id,
+        lambda market: DataBuyer(market, platform.account(body.buyer), store).dispute(purchase_id),
+    )
+
+
+def _paid(platform: Platform, purchase_id: int, pay) -> dict[str, Any]:
+    """Run ``pay(market)`` (a transaction that moves escrow), then record it on the log."""
+    log = platform.open_log(MARKET_LOG)
+    try:
+        with _opened(platform) as (market, catalog):
+            pay(market)
+            recorded = record_payments(market, catalog, log)
+            view = purchase_view(market.purchase(purchase_id))
+    finally:
+        log.close()
+    return {**view, "log_index": recorded.get(purchase_id)}
