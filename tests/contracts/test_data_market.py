@@ -1201,3 +1201,46 @@ def test_settling_an_undelivered_purchase_reverts(market, seller, purchase_id):
 def test_settling_an_unknown_purchase_reverts(market, seller):
     with boa.reverts("settle: unknown purchase"):
         market.settle(8, sender=seller.address)
+
+
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(price=st.integers(1, 100 * ALT), max_price=st.integers(1, 100 * ALT))
+def test_a_purchase_goes_through_exactly_when_the_price_is_within_max_price(
+    market, seller, buyer, listing_id, price, max_price
+):
+    with boa.env.anchor():
+        market.set_prices(listing_id, price, 0, sender=seller.address)
+        if price <= max_price:
+            purchase = _buy(market, listing_id, ACCESS, buyer.address, max_price=max_price)
+            assert market.purchase(purchase).amount == price
+        else:
+            with boa.reverts("buy: price above max_price"):
+                _buy(market, listing_id, ACCESS, buyer.address, max_price=max_price)
+
+
+@settings(
+    max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(changes=st.lists(st.integers(0, 2), min_size=1, max_size=5))
+def test_each_fee_goes_to_the_recipient_in_force_when_its_purchase_was_made(
+    market, deployer, seller, buyer, listing_id, acknowledgement, changes
+):
+    """Purchases interleaved with recipient changes, all settled at the end."""
+    recipients = [boa.env.generate_address(f"recipient-{i}") for i in range(3)]
+    with boa.env.anchor():
+        expected: dict[str, int] = {}
+        purchases = []
+        for who in changes:
+            market.set_fee_recipient(recipients[who], sender=deployer)
+            purchases.append(_buy(market, listing_id, COMPUTE, buyer.address))
+            fee = COMPUTE_PRICE * FEE_BPS // 10_000
+            expected[recipients[who]] = expected.get(recipients[who], 0) + fee
+        market.set_fee_recipient(deployer, sender=deployer)  # a change just before settling
+        for purchase in purchases:
+            _deliver(market, purchase, seller.address)
+            signature = acknowledgement(buyer, purchase)
+            market.acknowledge_delivery(purchase, signature, sender=seller.address)
+        assert {r: market.balance_of(r) for r in recipients if market.balance_of(r)} == expected
+        assert market.balance_of(deployer) == 0

@@ -9,6 +9,8 @@ import pickle
 import pandas as pd
 import pytest
 import skops.io
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ailedger.errors import IntegrityError, InvalidInputError
 from ailedger.market.compute import (
@@ -197,3 +199,10 @@ def test_a_skops_file_of_an_estimator_not_on_the_allow_list_is_refused():
     model = KNeighborsClassifier(n_neighbors=1).fit([[0.0], [1.0]], ["a", "b"])
     with pytest.raises(IntegrityError, match="expected one of"):
         load_model(skops.io.dumps(model))
+
+
+@settings(max_examples=60, deadline=None)
+@given(payload=st.binary(max_size=512))
+def test_any_bytes_a_seller_sends_load_as_a_model_or_fail_as_an_integrity_error(payload):
+    with pytest.raises(IntegrityError):
+        load_model(payload)

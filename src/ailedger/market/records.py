@@ -57,10 +57,14 @@ def record_payments(market: DataMarket, catalog: Catalog, log: TransparencyLog) 
 
 
 def recorded_purchases(log: TransparencyLog, market: DataMarket) -> dict[int, int]:
-    """Leaf index of each purchase of ``market`` already on the log."""
+    """Leaf index of each purchase of ``market`` already on the log.
+
+    Reads the store itself, not the log object's view of it, so records another
+    process appended since this one opened the log count too.
+    """
     found: dict[int, int] = {}
-    for index in range(log.size):
-        record = json.loads(log.record(index))
+    for index, entry in enumerate(log.store.entries(0, log.store.size())):
+        record = json.loads(entry)
         if (
             record.get("type") in (ACCESS_RECORD, COMPUTE_RECORD, REFUND_RECORD)
             and record.get("market") == market.address
