@@ -489,3 +489,27 @@ def test_the_seller_refuses_a_delivery_key_used_by_another_purchase(world, listi
     job = ComputeJob("decision_tree", target=DIAGNOSIS)
     with pytest.raises(UnauthorizedError, match="used by another purchase"):
         world.seller.deliver_compute(purchase_id, job, world.other.delivery_public_key(purchase_id))
+
+
+def test_a_listing_whose_catalog_entry_a_crash_lost_is_adopted_and_its_sales_recorded(
+    world, records, monkeypatch
+):
+    # The process dies right after the listing transaction, before the catalog files it.
+    def crash(*_args):
+        raise KeyboardInterrupt("killed after the listing transaction")
+
+    monkeypatch.setattr(world.catalog, "list_pending", crash)
+    with pytest.raises(KeyboardInterrupt):
+        world.seller.publish(records, PATIENT_POLICY, title="t", license_text=LICENSE, price=PRICE)
+    monkeypatch.undo()
+    listing_id = world.market.contract.listing_count()
+    with pytest.raises(NotFoundError):
+        world.catalog.dataset(listing_id)
+
+    world.seller.record_payments()  # what every market command does first
+    assert world.catalog.dataset(listing_id).title == "t"
+    assert world.catalog.pending() == []
+    purchase_id = world.buyer.buy_access(listing_id)
+    _deliver(world, purchase_id)  # the seller still holds the listing's key
+    settlement = world.seller.settle(purchase_id, world.buyer.receive_dataset(purchase_id)[1])
+    assert settlement.leaf_index is not None

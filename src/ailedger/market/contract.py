@@ -422,6 +422,10 @@ class DataMarket:
             args["dispute_deadline"],
         )
 
+    def listing_events(self) -> list:
+        """Every ``ListingCreated`` event, in chain order."""
+        return self._events("ListingCreated", None)
+
     def payment_events(self) -> list:
         """Every ``Settled`` and ``Refunded`` event, in chain order."""
         events = [*self._events("Settled", None), *self._events("Refunded", None)]

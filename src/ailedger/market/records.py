@@ -32,6 +32,7 @@ __all__ = [
     "ACCESS_RECORD",
     "COMPUTE_RECORD",
     "REFUND_RECORD",
+    "adopt_pending_listings",
     "record_payments",
     "recorded_purchases",
 ]
@@ -44,9 +45,11 @@ REFUND_RECORD = "ailedger.market.refund/v1"
 def record_payments(market: DataMarket, catalog: Catalog, log: TransparencyLog) -> dict[int, int]:
     """Append a record for every payment of this catalog's listings the log lacks.
 
+    Listings a crash left pending in the catalog are adopted first, so their sales count.
     Returns the leaf index of every purchase recorded on the log (old and new).
     """
     with _locked(catalog.path.with_suffix(".lock")):
+        adopt_pending_listings(market, catalog)
         recorded = recorded_purchases(log, market)
         for purchase_id, record in _payments(market, catalog):
             if purchase_id in recorded:
@@ -54,6 +57,25 @@ def record_payments(market: DataMarket, catalog: Catalog, log: TransparencyLog) 
             recorded[purchase_id] = log.append(canonical_json(record)).index
             catalog.set_leaf_index(purchase_id, recorded[purchase_id])
     return recorded
+
+
+def adopt_pending_listings(market: DataMarket, catalog: Catalog) -> list[int]:
+    """File each pending catalog dataset under the listing that went on chain for it.
+
+    A dataset is pending from just before its listing transaction until the catalog has
+    its listing id; one whose transaction never happened stays pending. Returns the ids
+    adopted.
+    """
+    pending = {entry.blob_address: entry for entry in catalog.pending()}
+    adopted = []
+    if not pending:
+        return adopted
+    for event in market.listing_events():
+        address = event.args["commitment"].hex()
+        if address in pending:
+            catalog.list_pending(address, event.args["listing_id"])
+            adopted.append(event.args["listing_id"])
+    return adopted
 
 
 def recorded_purchases(log: TransparencyLog, market: DataMarket) -> dict[int, int]:

@@ -161,6 +161,21 @@ class DataSeller:
                 epsilon=summary_epsilon,
             ).to_dict()
         sealed = seal_dataset(self.store, release.frame)
+        entry = CatalogDataset(
+            listing_id=0,  # not known before the transaction
+            title=title,
+            blob_address=sealed.address,
+            owner_wrapped_key=seal_key_for(
+                sealed.key, sealed.address, public_key_of_account(self.account)
+            ).wrapped_key,
+            rows=sealed.rows,
+            columns=sealed.columns,
+            license_text=license_text,
+            gate_report=release.report.to_dict(),
+            summary=summary,
+        )
+        # Durable before the listing exists, so a crash in between never loses its key.
+        self.catalog.add_pending(entry)
         listing_id = self.market.create_listing(
             self.account,
             commitment=sealed.commitment,
@@ -170,21 +185,7 @@ class DataSeller:
             compute_price=compute_price,
             pool_id=pool_id,
         )
-        self.catalog.add_dataset(
-            CatalogDataset(
-                listing_id=listing_id,
-                title=title,
-                blob_address=sealed.address,
-                owner_wrapped_key=seal_key_for(
-                    sealed.key, sealed.address, public_key_of_account(self.account)
-                ).wrapped_key,
-                rows=sealed.rows,
-                columns=sealed.columns,
-                license_text=license_text,
-                gate_report=release.report.to_dict(),
-                summary=summary,
-            )
-        )
+        self.catalog.list_pending(sealed.address, listing_id)
         return PublishedDataset(listing_id, sealed.commitment, release)
 
     def deliver_access(self, purchase_id: int, delivery_public_key: bytes) -> Delivery:
