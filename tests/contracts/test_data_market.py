@@ -714,7 +714,8 @@ def test_reclaim_after_the_deadline_refunds_the_buyer(market, buyer, listing_id,
     event = _event(market, "Refunded")
     assert (event.purchase_id, event.buyer, event.amount) == (purchase_id, buyer.address, PRICE)
     assert market.balance_of(buyer.address) == PRICE
-    assert market.purchase(purchase_id).status == REFUNDED
+    purchase = market.purchase(purchase_id)
+    assert (purchase.status, purchase.delivery_hash) == (REFUNDED, b"\0" * 32)
     assert not market.has_access(listing_id, buyer.address)
 
 

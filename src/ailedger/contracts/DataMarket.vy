@@ -1039,6 +1039,8 @@ def _refund(purchase_id: uint256, stored: _StoredPurchase, disputed: bool) -> ui
     )
     if self._kind(stored) == KIND_ACCESS:
         self._access[listing_id][buyer] = 0
+    if not disputed:
+        self._purchases[purchase_id].delivery = 0  # the unused delivery key, not a hash
     pool_id: uint256 = self._pool_of(self._listings[listing_id])
     if pool_id != 0:
         self._pools[pool_id].open_sales -= 1
