@@ -15,6 +15,8 @@ import pickle
 
 import pytest
 from eth_utils import keccak
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from ailedger.errors import (
     IntegrityError,
@@ -513,3 +515,26 @@ def test_a_listing_whose_catalog_entry_a_crash_lost_is_adopted_and_its_sales_rec
     _deliver(world, purchase_id)  # the seller still holds the listing's key
     settlement = world.seller.settle(purchase_id, world.buyer.receive_dataset(purchase_id)[1])
     assert settlement.leaf_index is not None
+
+
+@settings(
+    max_examples=6, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(plan=st.lists(st.tuples(st.booleans(), st.booleans()), min_size=1, max_size=3))
+def test_every_payment_is_on_the_log_exactly_once_whatever_was_interrupted(world, listing_id, plan):
+    """Each sale is settled with or without the log (a crash), repaired now or later."""
+    unlogged = DataSeller(world.market, world.seller.account, world.store, world.catalog)
+    job = ComputeJob("decision_tree", target=DIAGNOSIS, params={"max_depth": 2})
+    for logged, repair_now in plan:
+        purchase_id = world.other.order_compute(listing_id)
+        delivery = world.seller.deliver_compute(
+            purchase_id, job, world.other.delivery_public_key(purchase_id)
+        )
+        _, signature = world.other.receive_model(purchase_id, delivery.model_hash)
+        (world.seller if logged else unlogged).settle(purchase_id, signature)
+        if repair_now:
+            world.seller.record_payments()
+    recorded = world.seller.record_payments()
+    paid = [e.args["purchase_id"] for e in world.market.payment_events()]
+    on_log = [json.loads(world.log.record(i))["purchase_id"] for i in range(world.log.size)]
+    assert sorted(on_log) == sorted(paid) == sorted(recorded)
