@@ -212,24 +212,20 @@ def test_the_seller_delists_and_relists_with_the_token(client, summary):
     assert client.post(url, json={"active": True}, headers=AUTH).json()["active"] is True
 
 
-def test_settling_a_settled_purchase_is_a_409_with_the_reason(client, summary):
-    response = client.post(
-        f"/market/purchases/{summary.access_purchase}/settle",
-        json={"account": "lab-b"},
-        headers=AUTH,
-    )
+@pytest.mark.parametrize(
+    ("action", "body", "reason"),
+    [
+        ("settle", {"account": "lab-b"}, "settle: purchase not delivered"),
+        ("dispute", {"buyer": "lab-a"}, "dispute: purchase not delivered"),
+    ],
+)
+def test_settling_or_disputing_a_settled_purchase_is_a_409_with_the_reason(
+    client, summary, action, body, reason
+):
+    url = f"/market/purchases/{summary.access_purchase}/{action}"
+    response = client.post(url, json=body, headers=AUTH)
     assert response.status_code == 409
-    assert "settle: purchase not delivered" in response.json()["message"]
-
-
-def test_disputing_a_settled_purchase_is_a_409_with_the_reason(client, summary):
-    response = client.post(
-        f"/market/purchases/{summary.access_purchase}/dispute",
-        json={"buyer": "lab-a"},
-        headers=AUTH,
-    )
-    assert response.status_code == 409
-    assert "dispute: purchase not delivered" in response.json()["message"]
+    assert reason in response.json()["message"]
 
 
 def test_settling_needs_the_token(client, summary):
