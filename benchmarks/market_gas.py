@@ -6,8 +6,12 @@ included; titanoboa is not used here (it meters message execution only).
 
 * DataMarket: a pool per size, its contributors recorded with ``join_many``
   (batches of 256), one pool listing. A sale is ``buy`` (escrow, from an
-  allowance) plus ``acknowledge_delivery`` (release, fee, revenue-per-share
-  update). Three sales per size; the last is reported, so one-time costs of the
+  allowance, with the buyer's delivery key), ``deliver`` (the content key wrapped
+  to it, posted on chain) and a release: ``acknowledge_delivery`` with the buyer's
+  signature (fee, revenue-per-share update), or ``settle`` by anyone once the
+  dispute window (60 s here; the chain's clock moves one second per block) has
+  passed without the buyer. Three sales per size: the second is reported for the
+  acknowledged path and the third for the settled one, so one-time costs of the
   first sale (fresh storage slots of the fee recipient and the pool accumulator)
   are not counted. A withdrawal is one contributor's ``claim_and_withdraw`` after
   those sales.
@@ -38,12 +42,21 @@ from ailedger.contracts.typed_data import DELIVERY_TYPES, data_market_domain
 from ailedger.core.chain import Contract, EmbeddedChain, deploy, dev_accounts
 from ailedger.core.identity import sign_typed
 from ailedger.errors import AILedgerError
+from ailedger.market.exchange import (
+    delivery_secret,
+    key_address,
+    key_hash,
+    public_key_of_secret,
+    wrap_key_for,
+)
 
 SIZES = (10, 1_000, 10_000)
 SALES = 3
 BATCH = 256
 PRICE = 10 * 10**18
 FEE_BPS = 250
+DISPUTE_WINDOW = 60  # the contract's minimum
+CONTENT_KEY = keccak(b"the pool's dataset key")
 GOAL_SPREAD = 0.05
 RESULTS = Path(__file__).resolve().parent / "results" / "market_gas.json"
 
@@ -99,6 +112,7 @@ def _market_arm(chain: EmbeddedChain, size: int) -> dict[str, Any]:
         fees.address,
         FEE_BPS,
         86_400,
+        DISPUTE_WINDOW,
         sender=admin,
     )
     pool_id = market.decode_logs(market.create_pool(keccak(b"pool"), sender=curator))[0].args[
@@ -121,7 +135,13 @@ def _market_arm(chain: EmbeddedChain, size: int) -> dict[str, Any]:
         join_gas += receipt.gas_used
     listing_id = market.decode_logs(
         market.create_listing(
-            keccak(b"blob"), keccak(b"license"), PRICE, 0, pool_id, sender=curator
+            keccak(b"blob"),
+            key_hash(CONTENT_KEY),
+            keccak(b"license"),
+            PRICE,
+            0,
+            pool_id,
+            sender=curator,
         )
     )[0].args["listing_id"]
     domain = data_market_domain(chain.chain_id, market.address)
@@ -131,28 +151,52 @@ def _market_arm(chain: EmbeddedChain, size: int) -> dict[str, Any]:
         chain.transact(admin, buyer.address, value=10**18)
         token.mint(buyer.address, PRICE, sender=admin)
         token.approve(market.address, PRICE, sender=buyer)
-        buy = market.buy(listing_id, 0, sender=buyer)
+        secret = delivery_secret(buyer, chain.chain_id, market.address, 0)
+        delivery_key = key_address(public_key_of_secret(secret))
+        buy = market.buy(listing_id, 0, PRICE, 2**40, delivery_key, sender=buyer)
         purchase_id = market.decode_logs(buy, "Purchased")[0].args["purchase_id"]
-        delivery = keccak(f"delivery-{n}".encode())
-        signature = sign_typed(
-            buyer,
-            domain,
-            "Delivery",
-            DELIVERY_TYPES,
-            {"purchaseId": purchase_id, "deliveryHash": delivery},
+        wrapped = wrap_key_for(
+            CONTENT_KEY, public_key_of_secret(secret), chain.chain_id, market.address, purchase_id
         )
-        ack = market.acknowledge_delivery(purchase_id, delivery, signature, sender=curator)
-        sales.append({"buy": buy.gas_used, "acknowledge": ack.gas_used})
+        deliver = market.deliver(
+            purchase_id,
+            wrapped.ephemeral_x,
+            wrapped.ephemeral_odd,
+            wrapped.wrapped,
+            keccak(b"blob"),
+            key_hash(CONTENT_KEY),
+            sender=curator,
+        )
+        if n < SALES - 1:
+            delivery_hash = market.purchase(purchase_id)[-1]
+            signature = sign_typed(
+                buyer,
+                domain,
+                "Delivery",
+                DELIVERY_TYPES,
+                {"purchaseId": purchase_id, "deliveryHash": delivery_hash},
+            )
+            release = market.acknowledge_delivery(purchase_id, signature, sender=curator)
+        else:
+            for _ in range(DISPUTE_WINDOW + 1):  # one second per block
+                chain.transact(admin, admin.address, value=0)
+            release = market.settle(purchase_id, sender=curator)
+        sales.append(
+            {"buy": buy.gas_used, "deliver": deliver.gas_used, "release": release.gas_used}
+        )
     withdraw = market.claim_and_withdraw(pool_id, sender=withdrawer)
-    steady = sales[-1]
+    acknowledged, settled = sales[1], sales[2]
     return {
         "contributors": size,
         "join_gas_total": join_gas,
         "join_gas_per_contributor": round(join_gas / size),
-        "sale_gas": steady["buy"] + steady["acknowledge"],
-        "buy_gas": steady["buy"],
-        "acknowledge_gas": steady["acknowledge"],
-        "first_sale_gas": sales[0]["buy"] + sales[0]["acknowledge"],
+        "sale_gas": sum(acknowledged.values()),
+        "buy_gas": acknowledged["buy"],
+        "deliver_gas": acknowledged["deliver"],
+        "acknowledge_gas": acknowledged["release"],
+        "settled_sale_gas": sum(settled.values()),
+        "settle_gas": settled["release"],
+        "first_sale_gas": sum(sales[0].values()),
         "withdraw_gas": withdraw.gas_used,
         "withdrawn_wei": market.decode_logs(withdraw, "Withdrawn")[0].args["amount"],
     }
@@ -183,8 +227,13 @@ def run(sizes: tuple[int, ...] = SIZES) -> dict:
             naive = [_naive_arm(chain, size, abi, bytecode) for size in sizes]
         finally:
             chain.close()
-    sale = [row["sale_gas"] for row in market]
-    spread = (max(sale) - min(sale)) / min(sale)
+    spread = max(
+        (max(column) - min(column)) / min(column)
+        for column in (
+            [row["sale_gas"] for row in market],
+            [row["settled_sale_gas"] for row in market],
+        )
+    )
     measured = [row for row in naive if row["sale_gas"] is not None]
     if len(measured) >= 2:
         # Gas of the loop is linear in the contributors: extrapolate where the chain refused.

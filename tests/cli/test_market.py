@@ -225,27 +225,92 @@ def test_check_keeps_the_leading_zeros_of_prefix_codes(summary, tmp_path):
 
 
 def test_reclaim_of_a_delivered_purchase_reverts_with_the_reason(summary):
-    args = ["reclaim", str(summary.access_purchase), "--buyer", "lab-a"]
+    args = ["reclaim", str(summary.access_purchase), "--account", "lab-a"]
     result = runner.invoke(app, args)
     assert isinstance(result.exception, RevertError)
     assert result.exception.reason == "reclaim: purchase not in escrow"
 
 
-def test_reclaim_by_someone_other_than_the_buyer_reverts(summary):
-    result = runner.invoke(app, ["reclaim", str(summary.access_purchase), "--buyer", "lab-b"])
+def test_dispute_of_a_settled_purchase_reverts_with_the_reason(summary):
+    result = runner.invoke(app, ["dispute", str(summary.access_purchase), "--buyer", "lab-a"])
     assert isinstance(result.exception, RevertError)
-    assert result.exception.reason == "reclaim: caller is not the buyer"
+    assert result.exception.reason == "dispute: purchase not delivered"
+
+
+def test_settle_of_a_settled_purchase_reverts_with_the_reason(summary):
+    result = runner.invoke(app, ["settle", str(summary.access_purchase), "--account", "lab-b"])
+    assert isinstance(result.exception, RevertError)
+    assert result.exception.reason == "settle: purchase not delivered"
+
+
+def _open_purchase(listing_id: int) -> int:
+    from ailedger.config import Settings
+    from ailedger.core.storage import open_blob_store
+    from ailedger.market.contract import open_market
+    from ailedger.market.service import DataBuyer
+
+    with Platform.open(Settings()) as platform:
+        market = open_market(platform)
+        buyer = DataBuyer(market, platform.account("lab-a"), open_blob_store(platform.settings))
+        return buyer.order_compute(listing_id)
 
 
 def test_reclaim_before_the_deadline_reverts_and_credits_nothing(summary):
     from ailedger.config import Settings
-    from ailedger.market.contract import Kind, open_market
+    from ailedger.market.contract import open_market
 
-    with Platform.open(Settings()) as platform:
-        market = open_market(platform)
-        purchase_id = market.buy(platform.account("lab-a"), summary.listing_id, Kind.COMPUTE)
-    result = runner.invoke(app, ["reclaim", str(purchase_id), "--buyer", "lab-a"])
+    purchase_id = _open_purchase(summary.listing_id)
+    result = runner.invoke(app, ["reclaim", str(purchase_id), "--account", "lab-a"])
     assert isinstance(result.exception, RevertError)
     assert result.exception.reason == "reclaim: delivery deadline not passed"
     with Platform.open(Settings()) as platform:
         assert open_market(platform).balance_of(platform.account("lab-a").address) == 0
+
+
+def test_every_command_first_records_a_payment_the_log_lacks(summary):
+    """A settlement paid on chain by a run that died before logging it is repaired."""
+    from ailedger.config import Settings
+    from ailedger.core.storage import open_blob_store
+    from ailedger.market.catalog import open_catalog
+    from ailedger.market.contract import open_market
+    from ailedger.market.records import recorded_purchases
+    from ailedger.market.scenario import MARKET_LOG
+    from ailedger.market.service import DataBuyer, DataSeller
+
+    purchase_id = _open_purchase(summary.listing_id)
+    with Platform.open(Settings()) as platform:
+        market = open_market(platform)
+        store = open_blob_store(platform.settings)
+        buyer = DataBuyer(market, platform.account("lab-a"), store)
+        with open_catalog(platform.settings, platform.chain.chain_id, market.address) as catalog:
+            seller = DataSeller(market, platform.account("hospital"), store, catalog)  # no log
+            delivery = seller.deliver_compute(
+                purchase_id, _job(), buyer.delivery_public_key(purchase_id)
+            )
+            _, signature = buyer.receive_model(purchase_id, delivery.model_hash or "")
+            seller.settle(purchase_id, signature)  # paid on chain, nothing logged
+        log = platform.open_log(MARKET_LOG)
+        try:
+            assert purchase_id not in recorded_purchases(log, market)
+        finally:
+            log.close()
+
+    result = runner.invoke(app, ["purchases"])
+    assert result.exit_code == 0, result.output
+    with Platform.open(Settings()) as platform:
+        log = platform.open_log(MARKET_LOG)
+        try:
+            record = json.loads(
+                log.record(recorded_purchases(log, open_market(platform))[purchase_id])
+            )
+        finally:
+            log.close()
+    assert record["type"] == "ailedger.market.compute/v1"
+    assert record["model_hash"] == delivery.model_hash
+
+
+def _job():
+    from ailedger.market.compute import ComputeJob
+    from ailedger.market.patients import DIAGNOSIS
+
+    return ComputeJob("decision_tree", target=DIAGNOSIS)

@@ -90,7 +90,7 @@ def test_deployed_code_with_missing_constructor_arguments_is_invalid_input(chain
 def test_deployed_code_with_arguments_the_constructor_rejects_is_invalid_input(chain):
     zero = "0x" + "00" * 20
     with pytest.raises(InvalidInputError, match="DataMarket constructor: reverted with arguments"):
-        contracts.deployed_code("DataMarket", chain.chain_id, "0x" + "42" * 20, zero, zero, 0, 0)
+        contracts.deployed_code("DataMarket", chain.chain_id, "0x" + "42" * 20, zero, zero, 0, 0, 0)
 
 
 def test_deployed_code_for_a_malformed_address_is_invalid_input(chain):

@@ -3,18 +3,23 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import pickle
 
 import pandas as pd
 import pytest
+import skops.io
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from ailedger.errors import InvalidInputError
+from ailedger.errors import IntegrityError, InvalidInputError
 from ailedger.market.compute import (
     ALLOWED_ESTIMATORS,
     MIN_CLASS_ROWS,
     MIN_LEAF,
     ComputeJob,
     check_job,
+    load_model,
     run_job,
 )
 from ailedger.market.patients import DIAGNOSIS, pooled_records, synthetic_patients
@@ -51,7 +56,12 @@ def test_only_numeric_columns_but_the_target_are_features(released):
 
 def test_the_same_job_gives_the_same_model(released):
     job = ComputeJob("gradient_boosting", target=DIAGNOSIS, params={"n_estimators": 20})
-    assert run_job(released, job).model_hash == run_job(released, job).model_hash
+    first, second = run_job(released, job), run_job(released, job)
+    features = released[list(first.features)].to_numpy(dtype=float)
+    assert first.metrics == second.metrics
+    assert (
+        first.load_model().predict_proba(features) == second.load_model().predict_proba(features)
+    ).all()
 
 
 def test_buyer_parameters_override_defaults(released):
@@ -159,3 +169,40 @@ def test_a_tampered_model_does_not_load(released):
 def test_every_allowed_estimator_trains(released):
     for name in ALLOWED_ESTIMATORS:
         assert run_job(released, ComputeJob(name, target=DIAGNOSIS)).metrics["accuracy"] > 0.6
+
+
+class _RunsCode:
+    def __init__(self, marker: str) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        return (os.system, (f"touch {self.marker}",))
+
+
+def test_a_pickled_model_is_refused_without_running_it(tmp_path):
+    marker = tmp_path / "ran"
+    with pytest.raises(IntegrityError, match="not a skops model file"):
+        load_model(pickle.dumps(_RunsCode(str(marker))))
+    assert not marker.exists()
+
+
+def test_a_skops_file_with_a_type_off_the_allow_list_is_refused(tmp_path):
+    marker = tmp_path / "ran"
+    with pytest.raises(IntegrityError, match="refused types"):
+        load_model(skops.io.dumps(_RunsCode(str(marker))))
+    assert not marker.exists()
+
+
+def test_a_skops_file_of_an_estimator_not_on_the_allow_list_is_refused():
+    from sklearn.neighbors import KNeighborsClassifier
+
+    model = KNeighborsClassifier(n_neighbors=1).fit([[0.0], [1.0]], ["a", "b"])
+    with pytest.raises(IntegrityError, match="expected one of"):
+        load_model(skops.io.dumps(model))
+
+
+@settings(max_examples=60, deadline=None)
+@given(payload=st.binary(max_size=512))
+def test_any_bytes_a_seller_sends_load_as_a_model_or_fail_as_an_integrity_error(payload):
+    with pytest.raises(IntegrityError):
+        load_model(payload)

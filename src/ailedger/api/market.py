@@ -24,7 +24,8 @@ from ailedger.errors import InvalidInputError, NotFoundError
 from ailedger.market.anonymize import anonymize, policy_from_dict
 from ailedger.market.catalog import Catalog, open_catalog
 from ailedger.market.compute import ALLOWED_ESTIMATORS, ComputeJob
-from ailedger.market.contract import DataMarket, open_market
+from ailedger.market.contract import MAX_PRICE, DataMarket, open_market
+from ailedger.market.records import record_payments
 from ailedger.market.scenario import MARKET_LOG
 from ailedger.market.service import DataBuyer, DataSeller
 from ailedger.market.views import (
@@ -163,6 +164,9 @@ class ComputeRequest(BaseModel):
     # Passed through unconverted, so ComputeJob names a bad value (JSON true is not
     # max_depth=1, "3" is not a number).
     params: dict[str, Any] = Field(default_factory=dict)
+    max_price: int | None = Field(
+        None, ge=1, le=MAX_PRICE, description="Most ALT wei to pay (default: the price now)."
+    )
 
 
 @router.post("/compute-jobs", dependencies=[Depends(require_writer)])
@@ -183,12 +187,15 @@ def compute_job(body: ComputeRequest, platform: Platform = Depends(get_platform)
             )
             seller = DataSeller(market, seller_account, store, catalog, log)
             buyer = DataBuyer(market, buyer_account, store)
+            seller.record_payments()  # first repair what an interrupted request left unlogged
             # Refuse a job that cannot run (unknown target, too few rows) before paying.
             seller.check_job(body.listing_id, job)
-            purchase_id = buyer.order_compute(body.listing_id)
-            delivery = seller.deliver_compute(purchase_id, job, buyer.public_key)
-            _, signature = buyer.receive_model(delivery)
-            settlement = seller.settle(delivery, signature)
+            purchase_id = buyer.order_compute(body.listing_id, max_price=body.max_price)
+            delivery = seller.deliver_compute(
+                purchase_id, job, buyer.delivery_public_key(purchase_id)
+            )
+            _, signature = buyer.receive_model(purchase_id, delivery.model_hash or "")
+            settlement = seller.settle(purchase_id, signature)
             log.close_batch()
     finally:
         log.close()
@@ -197,8 +204,61 @@ def compute_job(body: ComputeRequest, platform: Platform = Depends(get_platform)
         "model_hash": delivery.model_hash,
         "metrics": delivery.metrics,
         "job": delivery.job,
-        "model_blob": delivery.sealed.blob_address,
-        "wrapped_key": delivery.sealed.wrapped_key.hex(),
+        "model_blob": delivery.blob_address,
+        "wrapped_key": delivery.wrapped.wrapped.hex(),
+        "delivery_hash": "0x" + delivery.delivery_hash.hex(),
         "log_index": settlement.leaf_index,
         "settlement_tx": "0x" + settlement.tx_hash.hex(),
     }
+
+
+class AccountRequest(BaseModel):
+    account: str = Field(..., description="Keystore account name that signs the transaction.")
+
+
+@router.post("/purchases/{purchase_id}/settle", dependencies=[Depends(require_writer)])
+def settle(
+    purchase_id: int, body: AccountRequest, platform: Platform = Depends(get_platform)
+) -> dict[str, Any]:
+    """Pay out a delivered purchase once its dispute window passed (anyone may); log it.
+
+    409 with the contract's reason before the window ends or for a purchase not delivered.
+    """
+    return _paid(
+        platform,
+        purchase_id,
+        lambda market: market.settle(platform.account(body.account), purchase_id),
+    )
+
+
+class DisputeRequest(BaseModel):
+    buyer: str = Field(..., description="Keystore account name of the buyer.")
+
+
+@router.post("/purchases/{purchase_id}/dispute", dependencies=[Depends(require_writer)])
+def dispute(
+    purchase_id: int, body: DisputeRequest, platform: Platform = Depends(get_platform)
+) -> dict[str, Any]:
+    """Prove the delivered key wrong and refund the buyer; log it.
+
+    409 "dispute: the delivered key matches its commitment" when the key was right.
+    """
+    store = open_blob_store(platform.settings)
+    return _paid(
+        platform,
+        purchase_id,
+        lambda market: DataBuyer(market, platform.account(body.buyer), store).dispute(purchase_id),
+    )
+
+
+def _paid(platform: Platform, purchase_id: int, pay) -> dict[str, Any]:
+    """Run ``pay(market)`` (a transaction that moves escrow), then record it on the log."""
+    log = platform.open_log(MARKET_LOG)
+    try:
+        with _opened(platform) as (market, catalog):
+            pay(market)
+            recorded = record_payments(market, catalog, log)
+            view = purchase_view(market.purchase(purchase_id))
+    finally:
+        log.close()
+    return {**view, "log_index": recorded.get(purchase_id)}

@@ -20,16 +20,26 @@ app = typer.Typer(help="The data marketplace: pools, sales, payouts, compute-to-
 
 @contextmanager
 def _market() -> Iterator[tuple]:
+    """The platform, market, catalog and ``market`` log, with the log caught up first.
+
+    Every command starts by recording on the log any payment on chain it lacks (a run
+    killed between a settlement and its record leaves such a gap).
+    """
     from ailedger.market.catalog import open_catalog
     from ailedger.market.contract import open_market
+    from ailedger.market.records import record_payments
+    from ailedger.market.scenario import MARKET_LOG
     from ailedger.platform import Platform
 
     with Platform.open(Settings()) as platform:
         market = open_market(platform)
         catalog = open_catalog(platform.settings, platform.chain.chain_id, market.address)
+        log = platform.open_log(MARKET_LOG)
         try:
-            yield platform, market, catalog
+            record_payments(market, catalog, log)
+            yield platform, market, catalog, log
         finally:
+            log.close()
             catalog.close()
 
 
@@ -45,7 +55,7 @@ def listings() -> None:
     """Every listing: price, pool, status and the anonymization gate's verdict."""
     from ailedger.market.views import listing_view
 
-    with _market() as (_, market, catalog):
+    with _market() as (_, market, catalog, _log):
         rows = [listing_view(item, catalog) for item in market.listings()]
     table = Table(title="Listings")
     for column in ("#", "dataset", "pool", "access ALT", "job ALT", "status", "gate"):
@@ -66,7 +76,7 @@ def listings() -> None:
 @app.command("pools")
 def pools() -> None:
     """Every pool: curator, contributors and revenue paid to them."""
-    with _market() as (_, market, _catalog):
+    with _market() as (_, market, _catalog, _log):
         items = market.pools()
     table = Table(title="Pools")
     for column in ("#", "curator", "contributors", "revenue ALT"):
@@ -83,7 +93,7 @@ def earnings(pool_id: int = typer.Argument(..., min=1, help="The pool.")) -> Non
     """What every contributor of POOL_ID has earned (claimed plus pending)."""
     from ailedger.market.views import contributor_rows
 
-    with _market() as (_, market, _catalog):
+    with _market() as (_, market, _catalog, _log):
         rows = contributor_rows(market, pool_id)
     table = Table(title=f"Contributors of pool {pool_id}")
     for column in ("address", "records", "quality", "earned ALT"):
@@ -103,7 +113,7 @@ def purchases() -> None:
     """Every purchase: buyer, kind, amount and escrow status."""
     from ailedger.market.views import purchase_view
 
-    with _market() as (_, market, _catalog):
+    with _market() as (_, market, _catalog, _log):
         rows = [purchase_view(p) for p in market.purchases()]
     table = Table(title="Purchases")
     for column in ("#", "listing", "buyer", "kind", "ALT", "status"):
@@ -173,7 +183,7 @@ def relist(listing_id: int = typer.Argument(..., min=1)) -> None:
 
 
 def _set_active(listing_id: int, active: bool) -> None:
-    with _market() as (platform, market, _catalog):
+    with _market() as (platform, market, _catalog, _log):
         seller = _keystore_account(platform, market.listing(listing_id).seller, "seller")
         market.set_active(seller, listing_id, active)
     console.print(f"listing {listing_id} is {'active' if active else 'delisted'}")
@@ -186,32 +196,28 @@ def compute(
     estimator: str = typer.Option(..., help="An allow-listed estimator."),
     target: str = typer.Option(..., help="The column to predict."),
     param: list[str] = typer.Option([], help="Hyper-parameter NAME=VALUE (repeatable)."),
+    max_price: int | None = typer.Option(
+        None, min=1, help="Most ALT wei to pay (default: the price read now)."
+    ),
 ) -> None:
     """Pay for a compute-to-data job on LISTING_ID; print the model hash and metrics."""
     from ailedger.core.storage import open_blob_store
     from ailedger.market.compute import ComputeJob
-    from ailedger.market.scenario import MARKET_LOG
     from ailedger.market.service import DataBuyer, DataSeller
 
     job = ComputeJob(estimator, target=target, params=_params(param))
-    with _market() as (platform, market, catalog):
+    with _market() as (platform, market, catalog, log):
         store = open_blob_store(platform.settings)
-        log = platform.open_log(MARKET_LOG)
-        try:
-            seller_account = _keystore_account(
-                platform, market.listing(listing_id).seller, "seller"
-            )
-            seller = DataSeller(market, seller_account, store, catalog, log)
-            payer = DataBuyer(market, platform.account(buyer), store)
-            # Refuse a job that cannot run (unknown target, too few rows) before paying.
-            seller.check_job(listing_id, job)
-            purchase_id = payer.order_compute(listing_id)
-            delivery = seller.deliver_compute(purchase_id, job, payer.public_key)
-            _, signature = payer.receive_model(delivery)
-            settlement = seller.settle(delivery, signature)
-            log.close_batch()
-        finally:
-            log.close()
+        seller_account = _keystore_account(platform, market.listing(listing_id).seller, "seller")
+        seller = DataSeller(market, seller_account, store, catalog, log)
+        payer = DataBuyer(market, platform.account(buyer), store)
+        # Refuse a job that cannot run (unknown target, too few rows) before paying.
+        seller.check_job(listing_id, job)
+        purchase_id = payer.order_compute(listing_id, max_price=max_price)
+        delivery = seller.deliver_compute(purchase_id, job, payer.delivery_public_key(purchase_id))
+        _, signature = payer.receive_model(purchase_id, delivery.model_hash or "")
+        settlement = seller.settle(purchase_id, signature)
+        log.close_batch()
     metrics = ", ".join(f"{k} {v:.3f}" for k, v in (delivery.metrics or {}).items())
     console.print(
         f"job {purchase_id}: model {delivery.model_hash}; {metrics}; "
@@ -239,17 +245,56 @@ def _params(pairs: list[str]) -> dict[str, float | int]:
 @app.command("reclaim")
 def reclaim(
     purchase_id: int = typer.Argument(..., min=1),
-    buyer: str = typer.Option(..., help="Keystore account that paid."),
+    account: str = typer.Option(..., help="Keystore account that sends the transaction."),
 ) -> None:
-    """Credit PURCHASE_ID's payment back to its buyer once its delivery deadline passed."""
-    with _market() as (platform, market, _catalog):
-        payer = platform.account(buyer)
-        amount = market.reclaim(payer, purchase_id)
+    """Credit an undelivered PURCHASE_ID back to its buyer once its delivery deadline passed."""
+    from ailedger.market.records import record_payments
+
+    with _market() as (platform, market, catalog, log):
+        amount = market.reclaim(platform.account(account), purchase_id)
+        record_payments(market, catalog, log)
+        buyer = market.purchase(purchase_id).buyer
     console.print(
-        f"purchase {purchase_id}: {amount / 1e18:,.6f} ALT credited back to {payer.address}; "
-        f"`ailedger market withdraw --account {buyer}` sends it",
+        f"purchase {purchase_id}: {amount / 1e18:,.6f} ALT credited back to {buyer}; "
+        "`ailedger market withdraw` sends it",
         highlight=False,
     )
+
+
+@app.command("dispute")
+def dispute(
+    purchase_id: int = typer.Argument(..., min=1),
+    buyer: str = typer.Option(..., help="Keystore account that paid."),
+) -> None:
+    """Prove on chain that the key delivered for PURCHASE_ID is wrong; the buyer is refunded."""
+    from ailedger.core.storage import open_blob_store
+    from ailedger.market.records import record_payments
+    from ailedger.market.service import DataBuyer
+
+    with _market() as (platform, market, catalog, log):
+        payer = DataBuyer(market, platform.account(buyer), open_blob_store(platform.settings))
+        amount = payer.dispute(purchase_id)
+        record_payments(market, catalog, log)
+    console.print(
+        f"purchase {purchase_id}: the delivered key does not match its commitment; "
+        f"{amount / 1e18:,.6f} ALT credited back to {payer.account.address}",
+        highlight=False,
+    )
+
+
+@app.command("settle")
+def settle(
+    purchase_id: int = typer.Argument(..., min=1),
+    account: str = typer.Option(..., help="Keystore account that sends the transaction."),
+) -> None:
+    """Pay out a delivered PURCHASE_ID once its dispute window has passed (anyone may)."""
+    from ailedger.market.records import record_payments
+
+    with _market() as (platform, market, catalog, log):
+        market.settle(platform.account(account), purchase_id)
+        index = record_payments(market, catalog, log).get(purchase_id)
+    where = f"logged at index {index}" if index is not None else "not a listing of this data dir"
+    console.print(f"purchase {purchase_id}: settled; {where}", highlight=False)
 
 
 @app.command("withdraw")
@@ -258,7 +303,7 @@ def withdraw(
     pool: int = typer.Option(0, min=0, help="Also claim this pool's earnings first."),
 ) -> None:
     """Send ACCOUNT's credited ALT (and, with --pool, its pool earnings) to its wallet."""
-    with _market() as (platform, market, _catalog):
+    with _market() as (platform, market, _catalog, _log):
         payee = platform.account(account)
         amount = market.claim_and_withdraw(payee, pool) if pool else market.withdraw(payee)
     console.print(f"withdrew {amount / 1e18:,.6f} ALT to {payee.address}", highlight=False)

@@ -15,13 +15,16 @@ Public API (everything else in this package may change)::
     open_market(platform, deploy_if_missing=False) -> DataMarket
     DataMarket: listing/listings/purchase/purchases/pool/pools/contributors/earned/balance_of,
         create_pool, join(curator, pool_id, [ContributorShare]), create_listing, set_active,
-        buy (permit) / buy_with_allowance, sign_delivery, acknowledge_delivery, reclaim,
-        claim_and_withdraw, withdraw
+        buy (permit; max_price, delivery_key) / buy_with_allowance, deliver, delivered,
+        dispute, settle, sign_delivery, acknowledge_delivery, reclaim, claim_and_withdraw,
+        withdraw
+    # the fair exchange (exchange.py) and the log records (records.py)
+    wrap_key_for / unwrap_key / delivery_secret; record_payments(market, catalog, log)
     # the two sides of a sale
     DataSeller(market, account, store, catalog, log).publish / deliver_access / deliver_compute
-        / settle
-    DataBuyer(market, account, store).buy_access / order_compute / receive_dataset
-        / receive_model
+        / settle / record_payments
+    DataBuyer(market, account, store).buy_access / order_compute / delivery_public_key
+        / receive_dataset / receive_model / dispute
     # the demo scenario
     run_patient_market(platform, n_patients=48) -> MarketSummary
 """

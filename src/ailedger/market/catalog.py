@@ -48,6 +48,15 @@ CREATE TABLE IF NOT EXISTS deliveries (
     leaf_index INTEGER,
     PRIMARY KEY (chain_id, market, purchase_id)
 );
+-- A dataset sealed and about to be listed: written before the listing transaction, so a
+-- crash after it never loses the key of a listing (records.adopt_pending_listings).
+CREATE TABLE IF NOT EXISTS pending_datasets (
+    chain_id INTEGER NOT NULL,
+    market TEXT NOT NULL,
+    blob_address TEXT NOT NULL,
+    dataset TEXT NOT NULL,
+    PRIMARY KEY (chain_id, market, blob_address)
+);
 """
 
 
@@ -69,8 +78,8 @@ class CatalogDelivery:
     purchase_id: int
     kind: str  # "access" or "compute"
     blob_address: str
-    wrapped_key: bytes
-    detail: dict[str, Any]  # compute: job, metrics, model hash
+    wrapped_key: bytes  # as posted on chain: the key XOR the pad only the buyer derives
+    detail: dict[str, Any]  # ephemeral key; compute: job, metrics, model hash
     leaf_index: int | None
 
 
@@ -79,6 +88,7 @@ class Catalog:
 
     def __init__(self, path: Path, chain_id: int, market: str) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
         self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         self._db.executescript(_SCHEMA)
         self._lock = threading.Lock()
@@ -95,21 +105,63 @@ class Catalog:
 
     def add_dataset(self, dataset: CatalogDataset) -> None:
         with self._lock:
+            self._insert_dataset(dataset)
+
+    def _insert_dataset(self, dataset: CatalogDataset) -> None:
+        self._db.execute(
+            "INSERT OR REPLACE INTO datasets VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                *self._key,
+                dataset.listing_id,
+                dataset.title,
+                dataset.blob_address,
+                dataset.owner_wrapped_key,
+                dataset.rows,
+                json.dumps(list(dataset.columns)),
+                dataset.license_text,
+                json.dumps(dataset.gate_report),
+                json.dumps(dataset.summary) if dataset.summary is not None else None,
+            ),
+        )
+
+    def add_pending(self, dataset: CatalogDataset) -> None:
+        """Keep a dataset about to be listed (its ``listing_id`` is not known yet)."""
+        with self._lock:
             self._db.execute(
-                "INSERT OR REPLACE INTO datasets VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    *self._key,
-                    dataset.listing_id,
-                    dataset.title,
-                    dataset.blob_address,
-                    dataset.owner_wrapped_key,
-                    dataset.rows,
-                    json.dumps(list(dataset.columns)),
-                    dataset.license_text,
-                    json.dumps(dataset.gate_report),
-                    json.dumps(dataset.summary) if dataset.summary is not None else None,
-                ),
+                "INSERT OR REPLACE INTO pending_datasets VALUES (?, ?, ?, ?)",
+                (*self._key, dataset.blob_address, json.dumps(_dataset_json(dataset))),
             )
+
+    def pending(self) -> list[CatalogDataset]:
+        """Datasets written before their listing transaction and not yet listed here."""
+        rows = self._db.execute(
+            "SELECT dataset FROM pending_datasets WHERE chain_id = ? AND market = ?", self._key
+        ).fetchall()
+        return [_dataset_from_json(json.loads(row[0])) for row in rows]
+
+    def list_pending(self, blob_address: str, listing_id: int) -> None:
+        """Move a pending dataset to ``listing_id`` (one transaction; a no-op if not pending)."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT dataset FROM pending_datasets "
+                "WHERE chain_id = ? AND market = ? AND blob_address = ?",
+                (*self._key, blob_address),
+            ).fetchone()
+            if row is None:
+                return
+            fields = {**json.loads(row[0]), "listing_id": listing_id}
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                self._insert_dataset(_dataset_from_json(fields))
+                self._db.execute(
+                    "DELETE FROM pending_datasets "
+                    "WHERE chain_id = ? AND market = ? AND blob_address = ?",
+                    (*self._key, blob_address),
+                )
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
 
     def dataset(self, listing_id: int) -> CatalogDataset:
         """The catalog entry of a listing this seller published (``NotFoundError`` if none)."""
@@ -174,6 +226,24 @@ class Catalog:
             self._key,
         ).fetchall()
         return [self.delivery(row[0]) for row in rows]
+
+
+def _dataset_json(dataset: CatalogDataset) -> dict[str, Any]:
+    return {
+        **dataset.__dict__,
+        "owner_wrapped_key": dataset.owner_wrapped_key.hex(),
+        "columns": list(dataset.columns),
+    }
+
+
+def _dataset_from_json(fields: dict[str, Any]) -> CatalogDataset:
+    return CatalogDataset(
+        **{
+            **fields,
+            "owner_wrapped_key": bytes.fromhex(fields["owner_wrapped_key"]),
+            "columns": tuple(fields["columns"]),
+        }
+    )
 
 
 def _dataset(row: tuple) -> CatalogDataset:

@@ -5,6 +5,10 @@ and hyper-parameters within its bounds; :func:`run_job` trains it on the
 released (anonymized) dataset on the seller's side and hands back only the
 serialized model, its SHA-256 hash and held-out metrics. No rows leave.
 
+Models travel as skops files, never pickles: a skops file is data (a zip of JSON and
+arrays) that :func:`load_model` rebuilds only from an explicit allow-list of types
+(:data:`MODEL_TYPES`), so a seller's bytes cannot run code on the buyer's machine.
+
 The allow-list excludes estimators that store training rows (nearest
 neighbours, kernel SVMs keep support vectors), and the bounds keep tree leaves
 at least :data:`MIN_LEAF` samples wide, so a model cannot memorize individual
@@ -15,13 +19,13 @@ from __future__ import annotations
 
 import hashlib
 import math
-import pickle
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pandas as pd
+import skops.io as sio
 from sklearn.base import BaseEstimator
 from sklearn.ensemble import GradientBoostingClassifier, RandomForestClassifier
 from sklearn.linear_model import LogisticRegression
@@ -31,16 +35,19 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.tree import DecisionTreeClassifier
 
-from ailedger.errors import InvalidInputError
+from ailedger.errors import IntegrityError, InvalidInputError
 
 __all__ = [
     "ALLOWED_ESTIMATORS",
     "MIN_LEAF",
+    "MODEL_TYPES",
     "ComputeJob",
     "ComputeResult",
     "EstimatorSpec",
     "Param",
     "check_job",
+    "dump_model",
+    "load_model",
     "run_job",
 ]
 
@@ -139,6 +146,59 @@ ALLOWED_ESTIMATORS: dict[str, EstimatorSpec] = {
 }
 
 
+# skops itself trusts scikit-learn's estimators, numpy arrays and plain builtins; the one
+# further type the allow-listed estimators need is the fitted tree. Every other type (a
+# seller's own class, os.system, ...) is refused before any object is built, and the
+# object built must be one of the allow-listed estimators (a pipeline for logistic
+# regression).
+MODEL_TYPES: tuple[str, ...] = ("sklearn.tree._tree.Tree",)
+_MODEL_CLASSES = (
+    "Pipeline",
+    "RandomForestClassifier",
+    "GradientBoostingClassifier",
+    "DecisionTreeClassifier",
+)
+
+
+def dump_model(model: BaseEstimator) -> bytes:
+    """A trained allow-listed model as skops bytes (data only, no code).
+
+    The bytes are not reproducible (skops names arrays by object id), so a model's hash
+    identifies one delivery, not one job; the same job still trains the same model.
+    """
+    return sio.dumps(model)
+
+
+def load_model(data: bytes) -> BaseEstimator:
+    """Rebuild a model from skops bytes, refusing any type outside :data:`MODEL_TYPES`.
+
+    Pickles and anything else that is not a skops file are refused without being
+    parsed as code; ``IntegrityError`` names what was refused.
+    """
+    # Counterparty bytes: whatever the parser raises on them is the seller's fault, one kind.
+    try:
+        found = sio.get_untrusted_types(data=data)
+    except Exception as error:  # zip, JSON and schema errors alike
+        raise IntegrityError(
+            f"model: not a skops model file ({type(error).__name__})", field="model"
+        ) from None
+    refused = sorted(set(found) - set(MODEL_TYPES))
+    if refused:
+        raise IntegrityError(f"model: refused types {refused}", field="model")
+    try:
+        model = sio.loads(data, trusted=[t for t in found if t in MODEL_TYPES])
+    except Exception as error:
+        raise IntegrityError(
+            f"model: the skops file does not load ({type(error).__name__})", field="model"
+        ) from None
+    if type(model).__name__ not in _MODEL_CLASSES:
+        raise IntegrityError(
+            f"model: expected one of {list(_MODEL_CLASSES)}, got {type(model).__name__}",
+            field="model",
+        )
+    return model
+
+
 @dataclass(frozen=True)
 class ComputeJob:
     """What a buyer asks to be trained; validated on construction."""
@@ -218,7 +278,7 @@ class ComputeResult:
         """Deserialize the model after checking it against ``model_hash``."""
         if hashlib.sha256(self.model).hexdigest() != self.model_hash:
             raise InvalidInputError("model: bytes do not match model_hash", field="model")
-        return pickle.loads(self.model)
+        return load_model(self.model)
 
 
 def check_job(frame: pd.DataFrame, job: ComputeJob) -> tuple[str, ...]:
@@ -290,7 +350,7 @@ def run_job(frame: pd.DataFrame, job: ComputeJob) -> ComputeResult:
         positive = model.classes_[1]
         scores = model.predict_proba(x_test)[:, 1]
         metrics["roc_auc"] = float(roc_auc_score(y_test == positive, scores))
-    blob = pickle.dumps(model, protocol=pickle.HIGHEST_PROTOCOL)
+    blob = dump_model(model)
     return ComputeResult(
         job=job,
         model=blob,

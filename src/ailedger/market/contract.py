@@ -15,6 +15,7 @@ from enum import IntEnum
 from typing import TYPE_CHECKING
 
 from eth_account.signers.local import LocalAccount
+from eth_utils import keccak
 
 from ailedger import contracts
 from ailedger.contracts.typed_data import (
@@ -27,6 +28,7 @@ from ailedger.core.chain import Contract, Receipt, deploy, ensure_deployed, to_c
 from ailedger.core.chain.deployments import Deployment
 from ailedger.core.identity import sign_typed
 from ailedger.errors import InvalidInputError, NotFoundError
+from ailedger.market.exchange import WrappedKey
 
 if TYPE_CHECKING:
     from ailedger.platform import Platform
@@ -34,6 +36,7 @@ if TYPE_CHECKING:
 __all__ = [
     "CONTRACT_NAME",
     "DEFAULT_DELIVERY_WINDOW",
+    "DEFAULT_DISPUTE_WINDOW",
     "DEFAULT_FEE_BPS",
     "MAX_BATCH",
     "MAX_FEE_BPS",
@@ -42,6 +45,7 @@ __all__ = [
     "DataMarket",
     "Kind",
     "Listing",
+    "OnChainDelivery",
     "Pool",
     "Purchase",
     "Status",
@@ -53,10 +57,12 @@ CONTRACT_NAME = "DataMarket"
 MAX_PRICE = 1_000_000 * 10**18
 MAX_FEE_BPS = 1_000
 MAX_QUALITY_BPS = 10_000
-MAX_RECORDS = 2**64 - 1
+MAX_RECORDS = 1_000_000
 MAX_BATCH = 256
 DEFAULT_FEE_BPS = 250
 DEFAULT_DELIVERY_WINDOW = 3 * 86_400
+DEFAULT_DISPUTE_WINDOW = 86_400
+ORDER_VALIDITY = 3_600  # seconds a signed order (and its permit) may wait to be mined
 _ZERO32 = b"\0" * 32
 
 
@@ -68,11 +74,12 @@ class Kind(IntEnum):
 
 
 class Status(IntEnum):
-    """Where a purchase's payment is: in escrow, paid out on delivery, or refunded."""
+    """Where a purchase's payment is: escrowed, delivered (dispute window), refunded, settled."""
 
     ESCROWED = 1
     DELIVERED = 2
     REFUNDED = 3
+    SETTLED = 4
 
 
 @dataclass(frozen=True)
@@ -86,12 +93,18 @@ class Listing:
     price: int
     compute_price: int  # 0 when compute-to-data is not offered
     commitment: bytes
+    key_hash: bytes  # keccak256 of the key that opens the blob at ``commitment``
     license_hash: bytes
 
 
 @dataclass(frozen=True)
 class Purchase:
-    """A purchase's on-chain state; ``deadline`` is when the buyer may reclaim (unix time)."""
+    """A purchase's on-chain state.
+
+    ``deadline`` is the delivery deadline while escrowed (reclaimable after it) and the
+    end of the dispute window once delivered. ``delivery_key`` is set while escrowed,
+    ``delivery_hash`` once delivered.
+    """
 
     purchase_id: int
     listing_id: int
@@ -100,8 +113,22 @@ class Purchase:
     status: Status
     amount: int
     fee_bps: int
+    fee_recipient: str
     deadline: int
+    delivery_key: str
     delivery_hash: bytes
+
+
+@dataclass(frozen=True)
+class OnChainDelivery:
+    """What the seller posted in ``deliver`` (from its ``Delivered`` event)."""
+
+    purchase_id: int
+    wrapped: WrappedKey
+    content: bytes
+    key_hash: bytes
+    delivery_hash: bytes
+    dispute_deadline: int
 
 
 @dataclass(frozen=True)
@@ -114,6 +141,7 @@ class Pool:
     total_shares: int
     contributors: int
     revenue: int
+    open_sales: int  # bought, not yet settled or refunded: shares are frozen while above 0
 
 
 @dataclass(frozen=True)
@@ -166,12 +194,7 @@ class DataMarket:
 
     def listing(self, listing_id: int) -> Listing:
         """A listing by id (``RevertError`` "listing: unknown listing" if there is none)."""
-        seller, pool_id, active, price, compute_price, commitment, license_hash = (
-            self.contract.listing(listing_id)
-        )
-        return Listing(
-            listing_id, seller, pool_id, active, price, compute_price, commitment, license_hash
-        )
+        return Listing(listing_id, *self.contract.listing(listing_id))
 
     def listings(self) -> list[Listing]:
         """Every listing, by id."""
@@ -179,20 +202,8 @@ class DataMarket:
 
     def purchase(self, purchase_id: int) -> Purchase:
         """A purchase by id (``RevertError`` "purchase: unknown purchase" if there is none)."""
-        listing_id, buyer, kind, status, amount, fee_bps, deadline, delivery_hash = (
-            self.contract.purchase(purchase_id)
-        )
-        return Purchase(
-            purchase_id,
-            listing_id,
-            buyer,
-            Kind(kind),
-            Status(status),
-            amount,
-            fee_bps,
-            deadline,
-            delivery_hash,
-        )
+        listing_id, buyer, kind, status, *rest = self.contract.purchase(purchase_id)
+        return Purchase(purchase_id, listing_id, buyer, Kind(kind), Status(status), *rest)
 
     def purchases(self) -> list[Purchase]:
         """Every purchase, by id."""
@@ -200,10 +211,12 @@ class DataMarket:
 
     def pool(self, pool_id: int) -> Pool:
         """A pool by id (``RevertError`` "pool: unknown pool" if there is none)."""
-        curator, metadata_hash, total_shares, contributors, revenue, _, _ = self.contract.pool(
-            pool_id
+        curator, metadata_hash, total_shares, contributors, revenue, _, _, open_sales = (
+            self.contract.pool(pool_id)
         )
-        return Pool(pool_id, curator, metadata_hash, total_shares, contributors, revenue)
+        return Pool(
+            pool_id, curator, metadata_hash, total_shares, contributors, revenue, open_sales
+        )
 
     def pools(self) -> list[Pool]:
         """Every pool, by id."""
@@ -276,6 +289,7 @@ class DataMarket:
         seller: LocalAccount,
         *,
         commitment: bytes,
+        key_hash: bytes,
         license_hash: bytes,
         price: int,
         compute_price: int = 0,
@@ -283,10 +297,11 @@ class DataMarket:
     ) -> int:
         """List a dataset; return its id. ``pool_id`` makes every sale pay the pool."""
         _check_bytes32("commitment", commitment)
+        _check_bytes32("key_hash", key_hash)
         _check_bytes32("license_hash", license_hash)
         check_terms(price, compute_price, pool_id)
         receipt = self.contract.create_listing(
-            commitment, license_hash, price, compute_price, pool_id, sender=seller
+            commitment, key_hash, license_hash, price, compute_price, pool_id, sender=seller
         )
         return self._created(receipt, "ListingCreated", "listing_id")
 
@@ -296,16 +311,32 @@ class DataMarket:
 
     # --- buying -----------------------------------------------------------------------------
 
-    def buy(self, buyer: LocalAccount, listing_id: int, kind: Kind = Kind.ACCESS) -> int:
-        """Pay into escrow with a signed permit (no separate approval); return the purchase id."""
+    def price_of(self, listing_id: int, kind: Kind) -> int:
+        """The listing's current price for ``kind`` (ALT wei)."""
         listing = self.listing(listing_id)
-        price = listing.price if kind == Kind.ACCESS else listing.compute_price
-        deadline = self.chain.get_block(self.chain.block_number()).timestamp + 3_600
+        return listing.price if kind == Kind.ACCESS else listing.compute_price
+
+    def buy(
+        self,
+        buyer: LocalAccount,
+        listing_id: int,
+        kind: Kind,
+        *,
+        delivery_key: str,
+        max_price: int | None = None,
+    ) -> int:
+        """Pay into escrow with a signed permit (no separate approval); return the purchase id.
+
+        ``max_price`` defaults to the price read now, so a price raised before the
+        transaction is mined reverts it ("buy: price above max_price").
+        """
+        max_price = self._max_price(listing_id, kind, max_price)
+        deadline = self._order_deadline()
         domain = alt_token_domain(self.chain.chain_id, self.token.address)
         message = {
             "owner": buyer.address,
             "spender": self.address,
-            "value": price,
+            "value": max_price,
             "nonce": self.token.nonces(buyer.address),
             "deadline": deadline,
         }
@@ -313,7 +344,9 @@ class DataMarket:
         receipt = self.contract.buy_with_permit(
             listing_id,
             int(kind),
+            max_price,
             deadline,
+            to_checksum(delivery_key, "delivery_key"),
             signature[64],
             signature[:32],
             signature[32:64],
@@ -322,11 +355,99 @@ class DataMarket:
         return self._created(receipt, "Purchased", "purchase_id")
 
     def buy_with_allowance(
-        self, buyer: LocalAccount, listing_id: int, kind: Kind = Kind.ACCESS
+        self,
+        buyer: LocalAccount,
+        listing_id: int,
+        kind: Kind,
+        *,
+        delivery_key: str,
+        max_price: int | None = None,
     ) -> int:
         """Pay into escrow from an allowance the buyer granted before."""
-        receipt = self.contract.buy(listing_id, int(kind), sender=buyer)
+        receipt = self.contract.buy(
+            listing_id,
+            int(kind),
+            self._max_price(listing_id, kind, max_price),
+            self._order_deadline(),
+            to_checksum(delivery_key, "delivery_key"),
+            sender=buyer,
+        )
         return self._created(receipt, "Purchased", "purchase_id")
+
+    def purchase_event(self, purchase_id: int):
+        """The ``Purchased`` event of a purchase (``NotFoundError`` if there is none)."""
+        events = self._events("Purchased", purchase_id)
+        if not events:
+            raise NotFoundError(f"purchase {purchase_id} does not exist", field="purchase_id")
+        return events[0]
+
+    def delivery_keys_of(self, buyer: str) -> list[str]:
+        """Every delivery key ``buyer`` named in a purchase of this market."""
+        topic = bytes(12) + bytes.fromhex(to_checksum(buyer, "buyer")[2:])
+        return [e.args["delivery_key"] for e in self._events("Purchased", None, None, topic)]
+
+    def deliver(
+        self,
+        seller: LocalAccount,
+        purchase_id: int,
+        wrapped: WrappedKey,
+        content: bytes,
+        key_hash: bytes,
+    ) -> Receipt:
+        """Post the key wrapped to the buyer's delivery key and what it opens."""
+        _check_bytes32("content", content)
+        _check_bytes32("key_hash", key_hash)
+        return self.contract.deliver(
+            purchase_id,
+            wrapped.ephemeral_x,
+            wrapped.ephemeral_odd,
+            wrapped.wrapped,
+            content,
+            key_hash,
+            sender=seller,
+        )
+
+    def delivered(self, purchase_id: int) -> OnChainDelivery:
+        """What was posted for the purchase (``NotFoundError`` if nothing was delivered)."""
+        events = self._events("Delivered", purchase_id)
+        if not events:
+            raise NotFoundError(f"purchase {purchase_id} has no delivery", field="purchase_id")
+        args = events[-1].args
+        return OnChainDelivery(
+            purchase_id,
+            WrappedKey(args["ephemeral_x"], args["ephemeral_odd"], args["wrapped_key"]),
+            args["content"],
+            args["key_hash"],
+            args["delivery_hash"],
+            args["dispute_deadline"],
+        )
+
+    def listing_events(self) -> list:
+        """Every ``ListingCreated`` event, in chain order."""
+        return self._events("ListingCreated", None)
+
+    def payment_events(self) -> list:
+        """Every ``Settled`` and ``Refunded`` event, in chain order."""
+        events = [*self._events("Settled", None), *self._events("Refunded", None)]
+        return sorted(events, key=lambda e: (e.log.block_number, e.log.log_index))
+
+    def dispute(self, buyer: LocalAccount, delivery: OnChainDelivery, secret: int) -> int:
+        """Prove the delivered key wrong by revealing the delivery secret; return the refund."""
+        receipt = self.contract.dispute(
+            delivery.purchase_id,
+            secret,
+            delivery.wrapped.ephemeral_x,
+            delivery.wrapped.ephemeral_odd,
+            delivery.wrapped.wrapped,
+            delivery.content,
+            delivery.key_hash,
+            sender=buyer,
+        )
+        return self.contract.decode_logs(receipt, "Refunded")[0].args["amount"]
+
+    def settle(self, caller: LocalAccount, purchase_id: int) -> Receipt:
+        """After the dispute window, release a delivered purchase's escrow (anyone may)."""
+        return self.contract.settle(purchase_id, sender=caller)
 
     def sign_delivery(self, buyer: LocalAccount, purchase_id: int, delivery_hash: bytes) -> bytes:
         """The buyer's acknowledgement that ``delivery_hash`` was delivered for the purchase."""
@@ -336,22 +457,46 @@ class DataMarket:
         return sign_typed(buyer, domain, "Delivery", DELIVERY_TYPES, message)
 
     def acknowledge_delivery(
-        self, seller: LocalAccount, purchase_id: int, delivery_hash: bytes, signature: bytes
+        self, caller: LocalAccount, purchase_id: int, signature: bytes
     ) -> Receipt:
-        """Release the escrow with the buyer's signed acknowledgement."""
-        _check_bytes32("delivery_hash", delivery_hash)
+        """Release a delivered purchase's escrow early with the buyer's signed acknowledgement."""
         if not isinstance(signature, bytes) or len(signature) != 65:
             raise InvalidInputError("signature: expected 65 bytes", field="signature")
-        return self.contract.acknowledge_delivery(
-            purchase_id, delivery_hash, signature, sender=seller
-        )
+        return self.contract.acknowledge_delivery(purchase_id, signature, sender=caller)
 
-    def reclaim(self, buyer: LocalAccount, purchase_id: int) -> int:
+    def reclaim(self, caller: LocalAccount, purchase_id: int) -> int:
         """After the deadline, credit an undelivered purchase back to its buyer; return it."""
-        receipt = self.contract.reclaim(purchase_id, sender=buyer)
+        receipt = self.contract.reclaim(purchase_id, sender=caller)
         return self.contract.decode_logs(receipt, "Refunded")[0].args["amount"]
 
     # --- helpers ----------------------------------------------------------------------------
+
+    def _max_price(self, listing_id: int, kind: Kind, max_price: int | None) -> int:
+        if max_price is None:
+            return self.price_of(listing_id, kind)  # what the buyer sees now
+        return _check_int("max_price", max_price, 1, MAX_PRICE)
+
+    def _order_deadline(self) -> int:
+        return self.chain.get_block(self.chain.block_number()).timestamp + ORDER_VALIDITY
+
+    def _events(
+        self,
+        name: str,
+        purchase_id: int | None,
+        listing_id: int | None = None,
+        buyer_topic: bytes | None = None,
+    ) -> list:
+        """``name`` events filtered by their indexed purchase, listing and buyer topics."""
+        entry = next(e for e in self.contract.abi if e.get("type") == "event" and e["name"] == name)
+        signature = f"{name}({','.join(i['type'] for i in entry['inputs'])})"
+        topics: list[bytes | None] = [keccak(text=signature)]
+        for value in (purchase_id, listing_id):
+            topics.append(None if value is None else value.to_bytes(32, "big"))
+        topics.append(buyer_topic)
+        while topics[-1] is None:  # a log with fewer topics than the filter never matches
+            topics.pop()
+        logs = self.chain.get_logs(address=self.address, topics=topics)
+        return self.contract.decode_logs(logs, event=name)
 
     def _created(self, receipt: Receipt, event: str, field: str) -> int:
         return self.contract.decode_logs(receipt, event)[0].args[field]
@@ -378,7 +523,13 @@ def open_market(platform: Platform, *, deploy_if_missing: bool = False) -> DataM
         return DataMarket(platform.contract(CONTRACT_NAME), token)
     artifact = contracts.load(CONTRACT_NAME)
     operator = platform.operator
-    args = (token.address, operator.address, DEFAULT_FEE_BPS, DEFAULT_DELIVERY_WINDOW)
+    args = (
+        token.address,
+        operator.address,
+        DEFAULT_FEE_BPS,
+        DEFAULT_DELIVERY_WINDOW,
+        DEFAULT_DISPUTE_WINDOW,
+    )
     contract, reused = ensure_deployed(
         platform.chain,
         platform.book,

@@ -51,11 +51,14 @@ def print_market_summary(summary: MarketSummary, console: Console) -> None:
         )
     console.print(pool)
 
-    sales = Table(title="Sales (escrow released by the buyer's signed acknowledgement)")
+    sales = Table(
+        title="Sales (key posted on chain to the buyer's delivery key; escrow released by the "
+        "buyer's acknowledgement, or to anyone after the dispute window)"
+    )
     sales.add_column("purchase")
     sales.add_column("what")
     sales.add_column("result")
-    sales.add_column("gas to settle", justify="right")
+    sales.add_column("gas to release", justify="right")
     sales.add_row(
         str(summary.access_purchase),
         "lab-a: dataset access",

@@ -120,6 +120,7 @@ def run_patient_market(
     catalog = open_catalog(platform.settings, platform.chain.chain_id, market.address)
     try:
         seller = DataSeller(market, hospital, store, catalog, log)
+        seller.record_payments()  # repair what an interrupted earlier run paid but did not log
         metadata = {"title": "Breast biopsy pool", "policy": PATIENT_POLICY.describe()}
         pool_id = market.create_pool(hospital, hashlib.sha256(canonical_json(metadata)).digest())
         shares = [
@@ -142,12 +143,12 @@ def run_patient_market(
         )
         listing_id = published.listing_id
 
-        say("lab-a buys access: escrow, key wrapped to its public key, acknowledgement")
+        say("lab-a buys access: escrow, key posted wrapped to its delivery key, acknowledgement")
         lab_a = DataBuyer(market, labs[0], store)
         access_id = lab_a.buy_access(listing_id)
-        delivery = seller.deliver_access(access_id, lab_a.public_key)
-        frame, signature = lab_a.receive_dataset(delivery)
-        access_sale = seller.settle(delivery, signature)
+        seller.deliver_access(access_id, lab_a.delivery_public_key(access_id))
+        frame, signature = lab_a.receive_dataset(access_id)
+        access_sale = seller.settle(access_id, signature)
         after_access = [market.earned(pool_id, w.address) for w in wallets]
 
         say("lab-b runs a compute-to-data job: the model leaves, the rows stay")
@@ -159,17 +160,17 @@ def run_patient_market(
             params={"n_estimators": 60, "max_depth": 2},
             seed=seed,
         )
-        job_delivery = seller.deliver_compute(job_id, job, lab_b.public_key)
-        _, job_signature = lab_b.receive_model(job_delivery)
-        compute_sale = seller.settle(job_delivery, job_signature)
+        job_delivery = seller.deliver_compute(job_id, job, lab_b.delivery_public_key(job_id))
+        _, job_signature = lab_b.receive_model(job_id, job_delivery.model_hash or "")
+        compute_sale = seller.settle(job_id, job_signature)
         after_compute = [market.earned(pool_id, w.address) for w in wallets]
 
         say("every patient withdraws what the two sales earned them")
         withdrawn, withdraw_gas = _withdraw_all(market, pool_id, wallets)
         fee_paid = sum(market.purchase(i).amount for i in (access_id, job_id)) - sum(
-            market.contract.decode_logs(
-                platform.chain.wait_for_receipt(s.tx_hash), "DeliveryAcknowledged"
-            )[0].args["proceeds"]
+            market.contract.decode_logs(platform.chain.wait_for_receipt(s.tx_hash), "Settled")[
+                0
+            ].args["proceeds"]
             for s in (access_sale, compute_sale)
         )
 

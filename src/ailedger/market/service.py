@@ -1,24 +1,27 @@
 """The two sides of a sale: a :class:`DataSeller` where the data lives, a :class:`DataBuyer`.
 
-Access sale::
+Access sale (an optimistic fair exchange, see ``DataMarket.vy`` and ``exchange.py``)::
 
-    seller.publish(frame, policy, ...)          -> listing (gate passed, blob sealed)
-    buyer.buy_access(listing_id)                -> purchase in escrow
-    seller.deliver_access(purchase_id, pubkey)  -> key wrapped to the buyer
-    buyer.receive_dataset(delivery)             -> rows + signed acknowledgement
-    seller.settle(delivery, signature)          -> escrow released, use recorded on the log
+    seller.publish(frame, policy, ...)             -> listing (gate passed, blob sealed,
+                                                      keccak256 of its key committed)
+    buyer.buy_access(listing_id)                   -> purchase in escrow, fresh delivery key
+    seller.deliver_access(id, buyer.delivery_public_key(id))
+                                                   -> key wrapped to it, posted on chain
+    buyer.receive_dataset(id)                      -> rows + signed acknowledgement, or
+                                                      IntegrityError -> buyer.dispute(id)
+    seller.settle(id, signature)                   -> paid now with the acknowledgement,
+    seller.settle(id)                                 or by anyone once the window passed
 
-A compute-to-data job is the same dance with ``order_compute`` /
-``deliver_compute`` / ``receive_model``: the model is sealed for the buyer, and
-the rows never leave the seller. Both sides talk to the same ``DataMarket``
-contract; only the seller holds the dataset key (wrapped to itself in its
-catalog) and only the buyer's private key opens what is delivered.
+A compute-to-data job is the same with ``order_compute`` / ``deliver_compute`` /
+``receive_model``: the model (a skops file, never a pickle) is sealed under a fresh
+key, and the rows never leave the seller. Payment does not depend on the buyer:
+a buyer who takes the key and stays silent pays after the dispute window. Every
+payment is recorded on the ``market`` log from the chain (``records.py``).
 """
 
 from __future__ import annotations
 
 import hashlib
-import pickle
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,37 +29,42 @@ import pandas as pd
 from eth_account.signers.local import LocalAccount
 from sklearn.base import BaseEstimator
 
-from ailedger.core.identity import canonical_json
 from ailedger.core.log import TransparencyLog
 from ailedger.core.storage import BlobStore
 from ailedger.errors import IntegrityError, InvalidInputError, UnauthorizedError
 from ailedger.market.anonymize import AnonymizedDataset, Policy, anonymize
 from ailedger.market.catalog import Catalog, CatalogDataset, CatalogDelivery
-from ailedger.market.compute import ComputeJob, check_job, run_job
+from ailedger.market.compute import ComputeJob, check_job, load_model, run_job
 from ailedger.market.contract import DataMarket, Kind, Status, check_terms
 from ailedger.market.delivery import (
     SealedKey,
-    check_buyer_key,
     open_dataset,
     public_key_of_account,
     seal_dataset,
     seal_key_for,
     unseal_key,
 )
+from ailedger.market.exchange import (
+    WrappedKey,
+    delivery_secret,
+    find_delivery_secret,
+    key_address,
+    key_hash,
+    next_delivery_index,
+    public_key_of_secret,
+    unwrap_key,
+    wrap_key_for,
+)
 from ailedger.market.privacy import private_summary
+from ailedger.market.records import record_payments
 
 __all__ = [
-    "ACCESS_RECORD",
-    "COMPUTE_RECORD",
     "DataBuyer",
     "DataSeller",
     "Delivery",
     "PublishedDataset",
     "Settlement",
 ]
-
-ACCESS_RECORD = "ailedger.market.access/v1"
-COMPUTE_RECORD = "ailedger.market.compute/v1"
 
 
 @dataclass(frozen=True)
@@ -70,21 +78,18 @@ class PublishedDataset:
 
 @dataclass(frozen=True)
 class Delivery:
-    """What the seller hands a buyer: a sealed key (and, for a job, what was trained)."""
+    """A delivery as the seller posted it; for a job, also what was trained (off chain)."""
 
     purchase_id: int
     kind: Kind
-    sealed: SealedKey
+    blob_address: str
+    wrapped: WrappedKey
+    key_hash: bytes
+    delivery_hash: bytes
+    dispute_deadline: int
     model_hash: str | None = None
     metrics: dict[str, float] | None = None
     job: dict[str, Any] | None = None
-
-    @property
-    def delivery_hash(self) -> bytes:
-        """What the buyer signs: the wrapped key's hash, or for a job the model's hash."""
-        if self.model_hash is not None:
-            return bytes.fromhex(self.model_hash)
-        return self.sealed.delivery_hash
 
 
 @dataclass(frozen=True)
@@ -156,40 +161,44 @@ class DataSeller:
                 epsilon=summary_epsilon,
             ).to_dict()
         sealed = seal_dataset(self.store, release.frame)
+        entry = CatalogDataset(
+            listing_id=0,  # not known before the transaction
+            title=title,
+            blob_address=sealed.address,
+            owner_wrapped_key=seal_key_for(
+                sealed.key, sealed.address, public_key_of_account(self.account)
+            ).wrapped_key,
+            rows=sealed.rows,
+            columns=sealed.columns,
+            license_text=license_text,
+            gate_report=release.report.to_dict(),
+            summary=summary,
+        )
+        # Durable before the listing exists, so a crash in between never loses its key.
+        self.catalog.add_pending(entry)
         listing_id = self.market.create_listing(
             self.account,
             commitment=sealed.commitment,
+            key_hash=key_hash(sealed.key),
             license_hash=hashlib.sha256(license_text.encode()).digest(),
             price=price,
             compute_price=compute_price,
             pool_id=pool_id,
         )
-        self.catalog.add_dataset(
-            CatalogDataset(
-                listing_id=listing_id,
-                title=title,
-                blob_address=sealed.address,
-                owner_wrapped_key=seal_key_for(
-                    sealed.key, sealed.address, public_key_of_account(self.account)
-                ).wrapped_key,
-                rows=sealed.rows,
-                columns=sealed.columns,
-                license_text=license_text,
-                gate_report=release.report.to_dict(),
-                summary=summary,
-            )
-        )
+        self.catalog.list_pending(sealed.address, listing_id)
         return PublishedDataset(listing_id, sealed.commitment, release)
 
-    def deliver_access(self, purchase_id: int, buyer_public_key: bytes) -> Delivery:
-        """Wrap the dataset key to the buyer of an escrowed access purchase."""
-        purchase, entry = self._escrowed(purchase_id, Kind.ACCESS)
-        check_buyer_key(buyer_public_key, purchase.buyer)
-        sealed = seal_key_for(self._dataset_key(entry), entry.blob_address, buyer_public_key)
-        self.catalog.add_delivery(
-            CatalogDelivery(purchase_id, "access", entry.blob_address, sealed.wrapped_key, {}, None)
+    def deliver_access(self, purchase_id: int, delivery_public_key: bytes) -> Delivery:
+        """Post the dataset key, wrapped to the buyer's delivery key, for an escrowed purchase."""
+        _, entry = self._escrowed(purchase_id, Kind.ACCESS, delivery_public_key)
+        return self._deliver(
+            purchase_id,
+            Kind.ACCESS,
+            entry.blob_address,
+            self._dataset_key(entry),
+            delivery_public_key,
+            {},
         )
-        return Delivery(purchase_id, Kind.ACCESS, sealed)
 
     def check_job(self, listing_id: int, job: ComputeJob) -> None:
         """Refuse ``job`` on the listing's dataset before the buyer pays for it.
@@ -201,15 +210,13 @@ class DataSeller:
         check_job(open_dataset(self.store, entry.blob_address, self._dataset_key(entry)), job)
 
     def deliver_compute(
-        self, purchase_id: int, job: ComputeJob, buyer_public_key: bytes
+        self, purchase_id: int, job: ComputeJob, delivery_public_key: bytes
     ) -> Delivery:
-        """Run ``job`` on the dataset of an escrowed compute purchase; seal the model."""
-        purchase, entry = self._escrowed(purchase_id, Kind.COMPUTE)
-        check_buyer_key(buyer_public_key, purchase.buyer)
+        """Run ``job`` on the dataset of an escrowed compute purchase; post the model's key."""
+        _, entry = self._escrowed(purchase_id, Kind.COMPUTE, delivery_public_key)
         frame = open_dataset(self.store, entry.blob_address, self._dataset_key(entry))
         result = run_job(frame, job)
         model_ref = self.store.put(result.model)
-        sealed = seal_key_for(model_ref.key, model_ref.address, buyer_public_key)
         detail = {
             "job": job.to_dict(),
             "metrics": result.metrics,
@@ -218,57 +225,74 @@ class DataSeller:
             "n_train": result.n_train,
             "n_test": result.n_test,
         }
-        self.catalog.add_delivery(
-            CatalogDelivery(
-                purchase_id, "compute", model_ref.address, sealed.wrapped_key, detail, None
-            )
+        return self._deliver(
+            purchase_id, Kind.COMPUTE, model_ref.address, model_ref.key, delivery_public_key, detail
         )
+
+    def settle(self, purchase_id: int, signature: bytes | None = None) -> Settlement:
+        """Release a delivered purchase's escrow and record the payment on the log.
+
+        With the buyer's signed acknowledgement this pays at once; without it, once the
+        dispute window has passed (``RevertError`` "settle: dispute window not passed"
+        before). The log record holds the listing's commitment, the buyer, the amount,
+        the fee and what was delivered (for a job: estimator, parameters, model hash
+        and metrics); never a row of data.
+        """
+        if signature is None:
+            receipt = self.market.settle(self.account, purchase_id)
+        else:
+            receipt = self.market.acknowledge_delivery(self.account, purchase_id, signature)
+        recorded = self.record_payments()
+        return Settlement(purchase_id, receipt.tx_hash, receipt.gas_used, recorded.get(purchase_id))
+
+    def record_payments(self) -> dict[int, int]:
+        """Record on the log every payment of this catalog's listings it still lacks.
+
+        Returns the leaf index of each recorded purchase; empty without a log.
+        """
+        if self.log is None:
+            return {}
+        return record_payments(self.market, self.catalog, self.log)
+
+    def _deliver(
+        self,
+        purchase_id: int,
+        kind: Kind,
+        blob_address: str,
+        key: bytes,
+        delivery_public_key: bytes,
+        detail: dict[str, Any],
+    ) -> Delivery:
+        wrapped = wrap_key_for(
+            key, delivery_public_key, self.market.chain.chain_id, self.market.address, purchase_id
+        )
+        detail = {
+            **detail,
+            "ephemeral_x": hex(wrapped.ephemeral_x),
+            "ephemeral_odd": wrapped.ephemeral_odd,
+        }
+        # Durable before the key goes on chain, so a job's record can be rebuilt after a crash.
+        entry = CatalogDelivery(
+            purchase_id, kind.name.lower(), blob_address, wrapped.wrapped, detail, None
+        )
+        self.catalog.add_delivery(entry)
+        content = bytes.fromhex(blob_address)
+        self.market.deliver(self.account, purchase_id, wrapped, content, key_hash(key))
+        posted = self.market.delivered(purchase_id)
         return Delivery(
             purchase_id,
-            Kind.COMPUTE,
-            sealed,
-            model_hash=result.model_hash,
-            metrics=result.metrics,
-            job=job.to_dict(),
+            kind,
+            blob_address,
+            wrapped,
+            posted.key_hash,
+            posted.delivery_hash,
+            posted.dispute_deadline,
+            model_hash=detail.get("model_hash"),
+            metrics=detail.get("metrics"),
+            job=detail.get("job"),
         )
 
-    def settle(self, delivery: Delivery, signature: bytes) -> Settlement:
-        """Release the escrow with the buyer's acknowledgement and record the use on the log.
-
-        The log record holds the listing's commitment, the buyer, the amount and what
-        was delivered (for a job: estimator, parameters, model hash and metrics);
-        never a row of data.
-        """
-        purchase = self.market.purchase(delivery.purchase_id)
-        listing = self.market.listing(purchase.listing_id)
-        receipt = self.market.acknowledge_delivery(
-            self.account, delivery.purchase_id, delivery.delivery_hash, signature
-        )
-        leaf_index = None
-        if self.log is not None:
-            record = {
-                "type": ACCESS_RECORD if delivery.kind == Kind.ACCESS else COMPUTE_RECORD,
-                "chain_id": self.market.chain.chain_id,
-                "market": self.market.address,
-                "purchase_id": delivery.purchase_id,
-                "listing_id": purchase.listing_id,
-                "pool_id": listing.pool_id,
-                "dataset_commitment": "0x" + listing.commitment.hex(),
-                "buyer": purchase.buyer,
-                "amount": purchase.amount,
-                "fee_bps": purchase.fee_bps,
-                "delivery_hash": "0x" + delivery.delivery_hash.hex(),
-                "settlement_tx": "0x" + receipt.tx_hash.hex(),
-            }
-            if delivery.kind == Kind.COMPUTE:
-                record["job"] = delivery.job
-                record["model_hash"] = delivery.model_hash
-                record["metrics"] = delivery.metrics
-            leaf_index = self.log.append(canonical_json(record)).index
-            self.catalog.set_leaf_index(delivery.purchase_id, leaf_index)
-        return Settlement(delivery.purchase_id, receipt.tx_hash, receipt.gas_used, leaf_index)
-
-    def _escrowed(self, purchase_id: int, kind: Kind):
+    def _escrowed(self, purchase_id: int, kind: Kind, delivery_public_key: bytes):
         purchase = self.market.purchase(purchase_id)
         if purchase.kind != kind:
             raise InvalidInputError(
@@ -288,6 +312,20 @@ class DataSeller:
                 f"{listing.seller}, not {self.account.address}",
                 field="purchase_id",
             )
+        owner = key_address(delivery_public_key)
+        if owner != purchase.delivery_key:
+            raise UnauthorizedError(
+                f"public_key: is the key of {owner}, expected the purchase's delivery key "
+                f"{purchase.delivery_key}",
+                field="public_key",
+            )
+        # A dispute of another purchase with the same key would reveal this key to everyone.
+        if self.market.delivery_keys_of(purchase.buyer).count(owner) > 1:
+            raise UnauthorizedError(
+                f"purchase {purchase_id}: delivery key {owner} is used by another purchase; "
+                "the buyer must buy again with a fresh key",
+                field="delivery_key",
+            )
         return purchase, self.catalog.dataset(purchase.listing_id)
 
     def _dataset_key(self, entry: CatalogDataset) -> bytes:
@@ -295,7 +333,7 @@ class DataSeller:
 
 
 class DataBuyer:
-    """The side that pays: buys, opens what is delivered, acknowledges it."""
+    """The side that pays: buys, opens what is delivered, acknowledges or disputes it."""
 
     def __init__(self, market: DataMarket, account: LocalAccount, store: BlobStore) -> None:
         self.market = market
@@ -304,55 +342,98 @@ class DataBuyer:
 
     @property
     def public_key(self) -> bytes:
-        """The compressed public key a seller wraps deliveries to."""
+        """The compressed public key of the buyer's account."""
         return public_key_of_account(self.account)
 
-    def buy_access(self, listing_id: int) -> int:
-        """Pay the access price into escrow (by permit); return the purchase id."""
-        return self.market.buy(self.account, listing_id, Kind.ACCESS)
+    def buy_access(self, listing_id: int, *, max_price: int | None = None) -> int:
+        """Pay the access price into escrow (by permit); return the purchase id.
 
-    def order_compute(self, listing_id: int) -> int:
+        ``max_price`` defaults to the price read now: a price raised in between reverts.
+        """
+        return self._buy(listing_id, Kind.ACCESS, max_price)
+
+    def order_compute(self, listing_id: int, *, max_price: int | None = None) -> int:
         """Pay the compute price into escrow (by permit); return the purchase id."""
-        return self.market.buy(self.account, listing_id, Kind.COMPUTE)
+        return self._buy(listing_id, Kind.COMPUTE, max_price)
 
-    def receive_dataset(self, delivery: Delivery) -> tuple[pd.DataFrame, bytes]:
-        """Open a delivered dataset, check it is the listed one, sign the acknowledgement."""
-        purchase = self.market.purchase(delivery.purchase_id)
+    def delivery_public_key(self, purchase_id: int) -> bytes:
+        """The public delivery key of a purchase, for the seller to wrap the key to."""
+        return public_key_of_secret(self._secret(self.market.purchase(purchase_id).delivery_key))
+
+    def receive_dataset(self, purchase_id: int) -> tuple[pd.DataFrame, bytes]:
+        """Open a delivered dataset and sign the acknowledgement.
+
+        Raises ``IntegrityError`` if the posted key is not the committed one or does not
+        open the listed blob: then :meth:`dispute` (within the window) gets the money back.
+        """
+        purchase = self.market.purchase(purchase_id)
         listing = self.market.listing(purchase.listing_id)
-        if delivery.sealed.blob_address != listing.commitment.hex():
+        delivered = self.market.delivered(purchase_id)
+        if delivered.content != listing.commitment:
             raise IntegrityError(
-                f"delivery: blob {delivery.sealed.blob_address} is not the listed dataset "
+                f"delivery: content {delivered.content.hex()} is not the listed dataset "
                 f"{listing.commitment.hex()}",
-                field="blob_address",
+                field="content",
             )
-        key = unseal_key(delivery.sealed, self.account)
-        frame = open_dataset(self.store, delivery.sealed.blob_address, key)
-        signature = self.market.sign_delivery(
-            self.account, delivery.purchase_id, delivery.delivery_hash
-        )
-        return frame, signature
+        key = self._opened_key(purchase_id, delivered)
+        frame = open_dataset(self.store, delivered.content.hex(), key)
+        return frame, self._acknowledgement(purchase_id, delivered.delivery_hash)
 
-    def receive_model(self, delivery: Delivery) -> tuple[BaseEstimator, bytes]:
-        """Open a delivered model, check its hash, sign the acknowledgement."""
-        if delivery.model_hash is None:
-            raise InvalidInputError("delivery: not a compute delivery", field="delivery")
-        key = unseal_key(delivery.sealed, self.account)
-        model_bytes = self.store.get(delivery.sealed.blob_address, key)
-        if hashlib.sha256(model_bytes).hexdigest() != delivery.model_hash:
+    def receive_model(self, purchase_id: int, model_hash: str) -> tuple[BaseEstimator, bytes]:
+        """Open a delivered model, check it is ``model_hash``, load it safely, sign.
+
+        The model is a skops file rebuilt from an allow-list of types: a payload that is
+        anything else (a pickle, a foreign type) raises ``IntegrityError`` unexecuted.
+        """
+        delivered = self.market.delivered(purchase_id)
+        key = self._opened_key(purchase_id, delivered)
+        model_bytes = self.store.get(delivered.content.hex(), key)
+        if hashlib.sha256(model_bytes).hexdigest() != model_hash:
             raise IntegrityError("delivery: the model does not match its hash", field="model")
-        model = pickle.loads(model_bytes)
-        signature = self.market.sign_delivery(
-            self.account, delivery.purchase_id, delivery.delivery_hash
+        model = load_model(model_bytes)
+        return model, self._acknowledgement(purchase_id, delivered.delivery_hash)
+
+    def dispute(self, purchase_id: int) -> int:
+        """Prove on chain that the delivered key is not the committed one; return the refund."""
+        delivered = self.market.delivered(purchase_id)
+        secret = self._secret(self._delivery_key_of(purchase_id))
+        return self.market.dispute(self.account, delivered, secret)
+
+    def _buy(self, listing_id: int, kind: Kind, max_price: int | None) -> int:
+        chain_id, market = self.market.chain.chain_id, self.market.address
+        used = self.market.delivery_keys_of(self.account.address)
+        index = next_delivery_index(used, self.account, chain_id, market)
+        secret = delivery_secret(self.account, chain_id, market, index)
+        return self.market.buy(
+            self.account,
+            listing_id,
+            kind,
+            delivery_key=key_address(public_key_of_secret(secret)),
+            max_price=max_price,
         )
-        return model, signature
 
+    def _delivery_key_of(self, purchase_id: int) -> str:
+        # Storage drops the delivery key once delivered; the purchase's event keeps it.
+        return self.market.purchase_event(purchase_id).args["delivery_key"]
 
-def compute_result_of(delivery: Delivery) -> dict[str, Any]:
-    """A compute delivery as plain data (what the API returns)."""
-    return {
-        "purchase_id": delivery.purchase_id,
-        "model_hash": delivery.model_hash,
-        "metrics": delivery.metrics,
-        "job": delivery.job,
-        "blob_address": delivery.sealed.blob_address,
-    }
+    def _secret(self, delivery_key: str) -> int:
+        tries = len(self.market.delivery_keys_of(self.account.address)) + 1
+        return find_delivery_secret(
+            self.account, self.market.chain.chain_id, self.market.address, delivery_key, tries
+        )
+
+    def _opened_key(self, purchase_id: int, delivered) -> bytes:
+        secret = self._secret(self._delivery_key_of(purchase_id))
+        key = unwrap_key(
+            delivered.wrapped, secret, self.market.chain.chain_id, self.market.address, purchase_id
+        )
+        if key_hash(key) != delivered.key_hash:
+            raise IntegrityError(
+                f"delivery: the key posted for purchase {purchase_id} is not the committed one; "
+                "dispute it before the window closes",
+                field="wrapped_key",
+            )
+        return key
+
+    def _acknowledgement(self, purchase_id: int, delivery_hash: bytes) -> bytes:
+        return self.market.sign_delivery(self.account, purchase_id, delivery_hash)

@@ -58,6 +58,7 @@ def pool_view(pool: Pool) -> dict[str, Any]:
         "total_shares": str(pool.total_shares),
         "revenue_wei": str(pool.revenue),
         "revenue_alt": pool.revenue / 10**18,
+        "open_sales": pool.open_sales,
     }
 
 
@@ -72,6 +73,8 @@ def purchase_view(purchase: Purchase) -> dict[str, Any]:
         "amount_wei": str(purchase.amount),
         "amount_alt": purchase.amount / 10**18,
         "fee_bps": purchase.fee_bps,
+        "fee_recipient": purchase.fee_recipient,
+        # escrowed: the delivery deadline; delivered: the end of the dispute window
         "deadline": purchase.deadline,
         "delivery_hash": "0x" + purchase.delivery_hash.hex()
         if any(purchase.delivery_hash)
@@ -105,6 +108,7 @@ def market_overview(market: DataMarket, catalog: Catalog | None = None) -> dict[
     return {
         "address": market.address,
         "fee_bps": market.contract.fee_bps(),
+        "dispute_window": market.contract.dispute_window(),
         "listings": [listing_view(item, catalog) for item in market.listings()],
         "pools": [pool_view(pool) for pool in market.pools()],
         "purchases": [purchase_view(p) for p in market.purchases()],
