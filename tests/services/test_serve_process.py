@@ -185,3 +185,33 @@ def test_cli_call_saves_a_call_that_cli_verify_proves(env, port, server, tmp_pat
     verified = runner.invoke(services_cli, ["verify", str(saved)])
     assert verified.exit_code == 0, verified.output
     assert "verified: diagnosis call, voucher 1" in verified.output
+
+
+HOSTILE_BODIES = {
+    "nested 100,000 deep": ("[" * 100_000 + "]" * 100_000, "application/json", 400),
+    "object nested 100,000 deep": (
+        '{"a":' * 100_000 + "1" + "}" * 100_000,
+        "application/json",
+        400,
+    ),
+    "3 MiB": ("[" + "1," * (3 << 19) + "1]", "application/json", 413),
+    "NaN": ('{"input": {"x": NaN}, "salt": "0x00"}', "application/json", 422),
+    # /call and /batch: 422 "must be JSON"; /batch/lines reads raw bytes: its own 4xx.
+    "text/plain": ("input=1", "text/plain", None),
+}
+
+
+@pytest.mark.parametrize("route", ["/call", "/batch", "/batch/lines"])
+def test_no_hostile_body_ends_the_host(port, server, route):
+    url = f"http://127.0.0.1:{port}"
+    for name, (body, content_type, status) in HOSTILE_BODIES.items():
+        response = httpx.post(
+            url + route, content=body, headers={"content-type": content_type}, timeout=60
+        )
+        if status is None:
+            assert 400 <= response.status_code < 500, (name, response.text[:300])
+        else:
+            assert response.status_code == status, (name, response.text[:300])
+        assert set(response.json()) >= {"error", "message", "field"}, name
+        assert server.poll() is None, f"{name} killed the host: status {server.returncode}"
+        assert httpx.get(url + "/health", timeout=10).json()["status"] == "ok"
