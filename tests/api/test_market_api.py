@@ -64,10 +64,26 @@ def test_a_listing_shows_its_title_and_gate_result(client, summary):
     assert body["private_summary"]["epsilon"] == 1.0
 
 
-def test_an_unknown_listing_is_a_409_with_the_reason(client):
+def test_an_unknown_listing_is_a_404_naming_it(client):
     response = client.get("/market/listings/999")
-    assert response.status_code == 409
-    assert "unknown listing" in response.json()["message"]
+    assert response.status_code == 404
+    assert response.json() == {
+        "error": "not_found",
+        "message": "no listing with id 999",
+        "field": "listing_id",
+    }
+
+
+def test_an_unknown_pool_is_a_404_naming_it(client):
+    response = client.get("/market/pools/999/contributors")
+    assert response.status_code == 404
+    assert response.json()["field"] == "pool_id"
+
+
+def test_delisting_an_unknown_listing_is_a_404(client):
+    response = client.post("/market/listings/999/active", json={"active": False}, headers=AUTH)
+    assert response.status_code == 404
+    assert response.json()["field"] == "listing_id"
 
 
 def test_contributors_show_what_each_patient_earned(client, summary):
@@ -181,6 +197,42 @@ def test_a_compute_job_with_a_boolean_parameter_is_a_422(client, summary):
     assert response.status_code == 422
     assert response.json()["field"] == "params.max_depth"
     assert "expected a number, got bool" in response.json()["message"]
+
+
+def test_a_compute_job_with_a_401_digit_parameter_is_a_422_naming_it(client, summary):
+    before = client.get("/market/purchases").json()
+    response = client.post(
+        "/market/compute-jobs", json=_job(summary, params={"max_depth": 10**400}), headers=AUTH
+    )
+    assert response.status_code == 422
+    assert response.json()["field"] == "params.max_depth"
+    assert "a 401-digit integer" in response.json()["message"]
+    assert client.get("/market/purchases").json() == before
+
+
+def test_a_compute_job_for_a_401_digit_listing_is_a_4xx_naming_it(client, summary):
+    response = client.post(
+        "/market/compute-jobs", json=_job(summary, listing_id=10**400), headers=AUTH
+    )
+    assert 400 <= response.status_code < 500
+    assert "listing_id" in response.json()["field"]
+
+
+@pytest.mark.parametrize("literal", ["NaN", "Infinity", "-Infinity"])
+@pytest.mark.parametrize("route", ["/market/gate", "/market/compute-jobs"])
+def test_non_json_numbers_are_a_422_envelope(client, route, literal):
+    body = '{"rows": [{"age": %s}], "policy": {}, "listing_id": 1, "params": {"x": %s}}'
+    response = client.post(
+        route,
+        content=body % (literal, literal),
+        headers={**AUTH, "content-type": "application/json"},
+    )
+    assert response.status_code == 422
+    assert response.json() == {
+        "error": "invalid_input",
+        "message": f"request body: {literal} is not a JSON number (RFC 8259); send finite numbers",
+        "field": "body",
+    }
 
 
 def test_a_compute_job_outside_the_allow_list_is_a_422(client, summary):
