@@ -265,11 +265,10 @@ def _validation_response(
     first = problems[0] if problems else {"loc": [], "msg": "invalid request", "type": None}
     field = ".".join(part for part in first["loc"] if part != "body") or None
     message = f"{field}: {first['msg']}" if field else f"request body: {first['msg']}"
-    content_type = request.headers.get("content-type", "")
-    if first["loc"] == ["body"] and "json" not in content_type:
-        message = (
-            f"request body must be JSON (Content-Type: application/json), got {content_type!r}"
-        )
+    content_type = request.headers.get("content-type")
+    if first["loc"] == ["body"] and "json" not in (content_type or ""):
+        got = repr(content_type) if content_type else "no Content-Type"
+        message = f"request body must be JSON (Content-Type: application/json), got {got}"
     return _envelope(422, "invalid_input", message, field, policy, detail=problems)
 
 

@@ -187,6 +187,23 @@ def test_cli_call_saves_a_call_that_cli_verify_proves(env, port, server, tmp_pat
     assert "verified: diagnosis call, voucher 1" in verified.output
 
 
+def test_the_api_verifies_the_file_cli_call_saves(env, port, server, tmp_path):
+    from fastapi.testclient import TestClient
+
+    from ailedger.api import create_app
+
+    saved = tmp_path / "call.json"
+    result = CliRunner().invoke(services_cli, ["call", "diagnosis", "--save", str(saved)])
+    assert result.exit_code == 0, result.output
+    with TestClient(create_app(Settings())) as api:
+        report = api.post(
+            "/services/proofs/verify",
+            content=saved.read_bytes(),
+            headers={"content-type": "application/json"},
+        ).json()
+    assert (report["ok"], report["model_name"]) == (True, "diagnosis")
+
+
 HOSTILE_BODIES = {
     "nested 100,000 deep": ("[" * 100_000 + "]" * 100_000, "application/json", 400),
     "object nested 100,000 deep": (
