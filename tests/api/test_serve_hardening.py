@@ -144,3 +144,18 @@ def test_chunked_body_over_the_limit_is_a_413(api):
     )
     assert response.status_code == 413
     assert_alive(process, url)
+
+
+def test_serve_with_a_token_but_no_password_fails_at_start_in_one_line(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k != "AILEDGER_PASSWORD"}
+    env.update(AILEDGER_HOME=str(tmp_path / "home"), AILEDGER_API_TOKEN="s3cret")
+    done = subprocess.run(
+        [sys.executable, "-c", "from ailedger.cli.main import main; main()", "serve"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 1
+    (line,) = done.stderr.strip().splitlines()
+    assert "AILEDGER_API_TOKEN is set but AILEDGER_PASSWORD is not" in line

@@ -19,13 +19,25 @@ from ailedger.api import market as market_api
 from ailedger.api import services as services_api
 from ailedger.api.deps import get_platform
 from ailedger.config import Settings
+from ailedger.errors import InvalidInputError
 from ailedger.http import HttpPolicy, harden
 from ailedger.platform import Platform
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
-    """Build the API and dashboard over the data dir ``settings`` names."""
+    """Build the API and dashboard over the data dir ``settings`` names.
+
+    Refuses a write token without the keystore password: every write signs with a
+    keystore account, so such a server would fail each write; better the operator
+    hears it at start than every client later.
+    """
     settings = settings or Settings()
+    if settings.api_token and not settings.password:
+        raise InvalidInputError(
+            "AILEDGER_API_TOKEN is set but AILEDGER_PASSWORD is not: API writes sign with "
+            "keystore accounts; set AILEDGER_PASSWORD, or unset the token to serve read-only",
+            field="AILEDGER_PASSWORD",
+        )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
