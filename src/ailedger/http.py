@@ -10,6 +10,9 @@ each model host (``ailedger services serve``).
   digits than Python parses (400). The depth check is what keeps a hostile body from
   reaching a recursive parser at all; the recursion limit (capped in
   ``core/chain/embedded.py``) is the second line.
+- (via :func:`offline_app`) ``/docs`` and ``/redoc`` whose Swagger UI and ReDoc
+  assets come from the installed ``fastapi-offline`` wheel, not a CDN, and
+  ``/favicon.ico``.
 - one set of error handlers: :class:`~ailedger.errors.AILedgerError` -> its status
   and ``{"error", "message", "field"}``; request validation -> 422 naming the field,
   never echoing the input (a NaN or raw bytes cannot be put into a JSON answer);
@@ -30,6 +33,7 @@ import re
 import sys
 from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass
+from importlib.resources import files
 from itertools import accumulate
 from pathlib import Path
 from typing import Any
@@ -37,7 +41,8 @@ from urllib.parse import unquote_to_bytes
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import FileResponse, JSONResponse
+from fastapi_offline import FastAPIOffline
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ailedger.config import Settings
@@ -50,6 +55,7 @@ __all__ = [
     "RequestTooLargeError",
     "harden",
     "json_depth",
+    "offline_app",
     "public_message",
 ]
 
@@ -88,6 +94,22 @@ class HttpPolicy:
     def from_settings(cls, settings: Settings) -> HttpPolicy:
         """The limits ``settings`` configure, hiding its data dir."""
         return cls(settings.max_body_bytes, settings.max_json_depth, settings.home)
+
+
+def offline_app(**options: Any) -> FastAPI:
+    """A FastAPI app (``options`` as for ``FastAPI``) whose docs pages work offline.
+
+    ``/docs`` and ``/redoc`` load their scripts from ``/static-offline-docs`` (files of
+    the ``fastapi-offline`` package); ``/favicon.ico`` is that package's icon.
+    """
+    app = FastAPIOffline(favicon_url="/favicon.ico", **options)
+    icon = files("fastapi_offline") / "static" / "favicon.png"
+
+    @app.get("/favicon.ico", include_in_schema=False)
+    def favicon() -> FileResponse:
+        return FileResponse(str(icon), media_type="image/png")
+
+    return app
 
 
 # -- body checks -------------------------------------------------------------------------------

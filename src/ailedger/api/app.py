@@ -20,7 +20,7 @@ from ailedger.api import services as services_api
 from ailedger.api.deps import get_platform
 from ailedger.config import Settings
 from ailedger.errors import InvalidInputError
-from ailedger.http import HttpPolicy, harden
+from ailedger.http import HttpPolicy, harden, offline_app
 from ailedger.platform import Platform
 
 
@@ -48,7 +48,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             audit_api.shutdown(app)
             app.state.platform.close()
 
-    app = FastAPI(title="ailedger", version=__version__, lifespan=lifespan)
+    app = offline_app(title="ailedger", version=__version__, lifespan=lifespan)
 
     harden(app, HttpPolicy.from_settings(settings))
 

@@ -25,7 +25,7 @@ from fastapi import Body, FastAPI, Request
 from starlette.concurrency import run_in_threadpool
 
 from ailedger.errors import AILedgerError
-from ailedger.http import HttpPolicy, harden
+from ailedger.http import HttpPolicy, harden, offline_app
 from ailedger.services.host import ServiceHost
 
 __all__ = ["HostLoop", "create_host_app"]
@@ -101,7 +101,7 @@ def create_host_app(
     # client verifies it while the next is computed (measured: 11k -> 16k calls/s
     # with two channels in flight, benchmarks/services_calls.py).
     batch_turn = threading.Lock()
-    app = FastAPI(
+    app = offline_app(
         title=f"ailedger model service: {host.listing.name}",
         description="Pay per call with vouchers on an ailedger payment channel.",
         lifespan=lifespan,
