@@ -97,3 +97,10 @@ def test_a_document_that_is_no_proof_is_a_422(api):
     response = api.post("/services/proofs/verify", json={"record": 1})
     assert response.status_code == 422
     assert response.json()["field"] == "proof"
+
+
+def test_a_proof_whose_record_string_nests_100000_deep_is_a_422(api):
+    deep = "[" * 100_000 + "]" * 100_000  # inside a JSON string: the body scan cannot see it
+    response = api.post("/services/proofs/verify", json={"record": deep})
+    assert response.status_code == 422
+    assert response.json()["field"] == "proof"
