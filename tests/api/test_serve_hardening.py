@@ -8,10 +8,8 @@ capped, a JSON body nested 100,000 deep killed the server with SIGSEGV.
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 
 import httpx
@@ -19,10 +17,10 @@ import pytest
 
 from ailedger.config import Settings
 from ailedger.platform import Platform
+from tests.serving import assert_alive, free_port, start_server
 
 pytestmark = pytest.mark.slow
 
-SERVE = "import sys; from ailedger.cli.main import app; app(sys.argv[1:])"
 DEEP = 100_000
 BODY_LIMIT = 256 * 1024
 
@@ -34,39 +32,6 @@ JSON_ROUTES = [
     "/market/listings/0/active",
     "/market/compute-jobs",
 ]
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def start_server(env: dict[str, str], argv: list[str], url: str) -> subprocess.Popen:
-    """Start ``ailedger <argv>`` and wait until ``url/health`` answers."""
-    process = subprocess.Popen(
-        [sys.executable, "-c", SERVE, *argv],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"server exited: {process.stdout.read().decode()}")
-        try:
-            if httpx.get(f"{url}/health", timeout=1).status_code == 200:
-                return process
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    process.kill()
-    pytest.fail(f"{argv} did not answer /health within 60 s")
-
-
-def assert_alive(process: subprocess.Popen, url: str) -> None:
-    """The process still runs and answers ``/health``."""
-    assert process.poll() is None, f"the server died with status {process.returncode}"
-    assert httpx.get(f"{url}/health", timeout=10).json()["status"] == "ok"
 
 
 @pytest.fixture(scope="module")
@@ -81,7 +46,7 @@ def api(tmp_path_factory) -> Iterator[tuple[subprocess.Popen, str]]:
     }
     with Platform.open(Settings(**{k[9:].lower(): v for k, v in values.items()})) as platform:
         platform.deploy_core_contracts()
-    port = _free_port()
+    port = free_port()
     url = f"http://127.0.0.1:{port}"
     process = start_server({**os.environ, **values}, ["serve", "--port", str(port)], url)
     yield process, url

@@ -5,10 +5,7 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
-import sys
-import time
 from collections.abc import Iterator
 
 import httpx
@@ -28,17 +25,11 @@ from ailedger.services import (
     service_contracts,
 )
 from ailedger.services.runtime import OWNER_KEY, publish_model, voucher_store_path
+from tests.serving import assert_alive, free_port, start_server
 
 pytestmark = pytest.mark.slow
 
 PRICE = 10**16
-SERVE = "import sys; from ailedger.cli.services import app; app(sys.argv[1:])"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture
@@ -56,7 +47,7 @@ def env(tmp_path, monkeypatch) -> dict[str, str]:
 @pytest.fixture
 def port(env) -> int:
     """A port with the diagnosis model published at it, and a funded consumer."""
-    port = _free_port()
+    port = free_port()
     with Platform.open(Settings()) as platform:
         contracts = deploy_service_contracts(platform)
         owner = platform.account(OWNER_KEY, create=True, fund_wei=10**19)
@@ -74,33 +65,8 @@ def port(env) -> int:
 
 
 def _start(env, port: int) -> subprocess.Popen:
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            SERVE,
-            "serve",
-            "diagnosis",
-            "--port",
-            str(port),
-            "--claim-interval",
-            "3600",
-        ],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"serve exited: {process.stdout.read().decode()}")
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
-                return process
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    process.kill()
-    pytest.fail("serve did not answer /health within 60 s")
+    argv = ["services", "serve", "diagnosis", "--port", str(port), "--claim-interval", "3600"]
+    return start_server(env, argv, f"http://127.0.0.1:{port}")
 
 
 @pytest.fixture
@@ -230,5 +196,4 @@ def test_no_hostile_body_ends_the_host(port, server, route):
         else:
             assert response.status_code == status, (name, response.text[:300])
         assert set(response.json()) >= {"error", "message", "field"}, name
-        assert server.poll() is None, f"{name} killed the host: status {server.returncode}"
-        assert httpx.get(url + "/health", timeout=10).json()["status"] == "ok"
+        assert_alive(server, url)
