@@ -107,3 +107,13 @@ def test_an_unexpected_exception_is_a_500_envelope_without_details(settings):
 def test_a_token_without_the_keystore_password_is_refused_at_start(settings):
     with pytest.raises(InvalidInputError, match="AILEDGER_PASSWORD is not"):
         create_app(settings.model_copy(update={"api_token": TOKEN, "password": None}))
+
+
+def test_a_number_longer_than_python_parses_is_a_400_naming_the_limit(client):
+    response = client.post(
+        "/market/gate",
+        content='{"rows": [{"a": ' + "9" * 5000 + '}], "policy": {}}',
+        headers={"content-type": "application/json"},
+    )
+    body = _assert_envelope(response, 400)
+    assert body["message"] == "request body: a number with more than 4300 digits"
