@@ -202,6 +202,8 @@ class RequestGuard:
             return
         try:
             body = await self._read_body(scope, receive)
+            if body is None:  # the client went away mid-body: nothing to answer
+                return
             if body:
                 self._check(scope, body)
         except AILedgerError as error:
@@ -219,20 +221,21 @@ class RequestGuard:
 
         await self.app(scope, replay, send)
 
-    async def _read_body(self, scope: Scope, receive: Receive) -> bytes:
+    async def _read_body(self, scope: Scope, receive: Receive) -> bytes | None:
+        """The whole body, or None if the client disconnected before sending it."""
         limit = self.policy.max_body_bytes
         too_large = RequestTooLargeError(
             f"request body is over this server's limit of {limit} bytes", field="body"
         )
         declared = _header(scope, b"content-length")
-        if declared is not None and (not declared.isdigit() or int(declared) > limit):
-            raise too_large
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            raise too_large  # refused before a byte of it is read
         chunks: list[bytes] = []
         size = 0
         while True:
             message = await receive()
-            if message["type"] != "http.request":  # the client went away
-                break
+            if message["type"] != "http.request":
+                return None
             chunk = message.get("body", b"")
             size += len(chunk)
             if size > limit:

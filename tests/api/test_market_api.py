@@ -2,24 +2,17 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from fastapi.testclient import TestClient
 
 from ailedger.api import create_app
-from ailedger.api import market as market_api
 from ailedger.market.scenario import run_patient_market
 from ailedger.platform import Platform
 
 TOKEN = "s3cret"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
-
-
-def _app(settings):
-    app = create_app(settings)
-    # Until api/app.py includes the market router, include it here; afterwards this is a no-op.
-    if not any(getattr(route, "path", "").startswith("/market") for route in app.routes):
-        app.include_router(market_api.router)
-    return app
 
 
 @pytest.fixture(scope="module")
@@ -39,7 +32,7 @@ def market_settings(tmp_path_factory):
 
 @pytest.fixture
 def client(market_settings):
-    with TestClient(_app(market_settings[0])) as client:
+    with TestClient(create_app(market_settings[0])) as client:
         yield client
 
 
@@ -262,3 +255,15 @@ def test_the_seller_delists_and_relists_with_the_token(client, summary):
     url = f"/market/listings/{summary.listing_id}/active"
     assert client.post(url, json={"active": False}, headers=AUTH).json()["active"] is False
     assert client.post(url, json={"active": True}, headers=AUTH).json()["active"] is True
+
+
+HOSTILE_PATH_VALUES = ["9" * 401, "-1", "%00", "%F0%9F%92%A9", "0x" + "f" * 40, "1e9", "NaN"]
+
+
+@pytest.mark.parametrize("value", HOSTILE_PATH_VALUES)
+def test_no_read_route_answers_500_to_a_hostile_path_or_query_value(client, value):
+    paths = client.get("/openapi.json").json()["paths"]
+    for route in (path for path, operations in paths.items() if "get" in operations):
+        path = re.sub(r"\{[^}]+\}", value, route) + f"?limit={value}&consumer={value}"
+        response = client.get(path)
+        assert response.status_code < 500, (path, response.text[:200])
