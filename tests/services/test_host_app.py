@@ -113,3 +113,21 @@ def test_batch_lines_with_a_malformed_line_is_a_422_naming_it(http, host, servic
     assert response.status_code == 422
     assert response.json()["field"] == "inputs[1]"
     assert host.log.size == log_before
+
+
+def test_an_unknown_route_on_the_host_is_the_error_envelope(http):
+    response = http.post("/no/such/route", json={})
+    assert response.status_code == 404
+    assert response.json() == {
+        "error": "not_found",
+        "message": "no route POST /no/such/route",
+        "field": None,
+    }
+
+
+def test_a_call_body_that_is_not_json_is_a_422_asking_for_json(http):
+    response = http.post("/call", content="input=1", headers={"content-type": "text/plain"})
+    assert response.status_code == 422
+    assert response.json()["message"] == (
+        "request body must be JSON (Content-Type: application/json), got 'text/plain'"
+    )

@@ -197,3 +197,17 @@ def test_no_hostile_body_ends_the_host(port, server, route):
             assert response.status_code == status, (name, response.text[:300])
         assert set(response.json()) >= {"error", "message", "field"}, name
         assert_alive(server, url)
+
+
+def test_the_host_applies_the_configured_body_limit(env, port):
+    url = f"http://127.0.0.1:{port}"
+    argv = ["services", "serve", "diagnosis", "--port", str(port), "--claim-interval", "3600"]
+    process = start_server({**env, "AILEDGER_MAX_BODY_BYTES": "1000"}, argv, url)
+    try:
+        response = httpx.post(url + "/call", json={"input": {"x": "a" * 1000}}, timeout=30)
+        assert response.status_code == 413
+        assert "limit of 1000 bytes" in response.json()["message"]
+        assert_alive(process, url)
+    finally:
+        process.kill()
+        process.wait(timeout=30)
