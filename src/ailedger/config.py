@@ -49,6 +49,19 @@ class Settings(BaseSettings):
         repr=False,
         description="Bearer token required for API writes (AILEDGER_API_TOKEN).",
     )
+    max_body_bytes: int = Field(
+        default=2 * 1024 * 1024,
+        gt=0,
+        description="Largest request body the API and model hosts accept, in bytes "
+        "(AILEDGER_MAX_BODY_BYTES); larger ones get 413.",
+    )
+    max_json_depth: int = Field(
+        default=64,
+        gt=0,
+        le=1000,
+        description="Deepest nesting of arrays/objects a request body may have "
+        "(AILEDGER_MAX_JSON_DEPTH); deeper ones get 400.",
+    )
 
     @field_validator("home", mode="before")
     @classmethod

@@ -177,7 +177,7 @@ def test_application_missing_a_feature_is_422_naming_it(client, application, aud
     response = client.post("/audit/decisions", json=application, headers=WRITER)
     assert response.status_code == 422
     assert response.json()["field"] == "housing"
-    assert response.json()["message"] == "Field required"
+    assert response.json()["message"] == "housing: Field required"
     assert _logged_count(audit_settings) == 0
 
 

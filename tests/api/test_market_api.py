@@ -2,24 +2,17 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from fastapi.testclient import TestClient
 
 from ailedger.api import create_app
-from ailedger.api import market as market_api
 from ailedger.market.scenario import run_patient_market
 from ailedger.platform import Platform
 
 TOKEN = "s3cret"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
-
-
-def _app(settings):
-    app = create_app(settings)
-    # Until api/app.py includes the market router, include it here; afterwards this is a no-op.
-    if not any(getattr(route, "path", "").startswith("/market") for route in app.routes):
-        app.include_router(market_api.router)
-    return app
 
 
 @pytest.fixture(scope="module")
@@ -39,7 +32,7 @@ def market_settings(tmp_path_factory):
 
 @pytest.fixture
 def client(market_settings):
-    with TestClient(_app(market_settings[0])) as client:
+    with TestClient(create_app(market_settings[0])) as client:
         yield client
 
 
@@ -64,10 +57,26 @@ def test_a_listing_shows_its_title_and_gate_result(client, summary):
     assert body["private_summary"]["epsilon"] == 1.0
 
 
-def test_an_unknown_listing_is_a_409_with_the_reason(client):
+def test_an_unknown_listing_is_a_404_naming_it(client):
     response = client.get("/market/listings/999")
-    assert response.status_code == 409
-    assert "unknown listing" in response.json()["message"]
+    assert response.status_code == 404
+    assert response.json() == {
+        "error": "not_found",
+        "message": "no listing with id 999",
+        "field": "listing_id",
+    }
+
+
+def test_an_unknown_pool_is_a_404_naming_it(client):
+    response = client.get("/market/pools/999/contributors")
+    assert response.status_code == 404
+    assert response.json()["field"] == "pool_id"
+
+
+def test_delisting_an_unknown_listing_is_a_404(client):
+    response = client.post("/market/listings/999/active", json={"active": False}, headers=AUTH)
+    assert response.status_code == 404
+    assert response.json()["field"] == "listing_id"
 
 
 def test_contributors_show_what_each_patient_earned(client, summary):
@@ -183,6 +192,42 @@ def test_a_compute_job_with_a_boolean_parameter_is_a_422(client, summary):
     assert "expected a number, got bool" in response.json()["message"]
 
 
+def test_a_compute_job_with_a_401_digit_parameter_is_a_422_naming_it(client, summary):
+    before = client.get("/market/purchases").json()
+    response = client.post(
+        "/market/compute-jobs", json=_job(summary, params={"max_depth": 10**400}), headers=AUTH
+    )
+    assert response.status_code == 422
+    assert response.json()["field"] == "params.max_depth"
+    assert "a 401-digit integer" in response.json()["message"]
+    assert client.get("/market/purchases").json() == before
+
+
+def test_a_compute_job_for_a_401_digit_listing_is_a_4xx_naming_it(client, summary):
+    response = client.post(
+        "/market/compute-jobs", json=_job(summary, listing_id=10**400), headers=AUTH
+    )
+    assert 400 <= response.status_code < 500
+    assert "listing_id" in response.json()["field"]
+
+
+@pytest.mark.parametrize("literal", ["NaN", "Infinity", "-Infinity"])
+@pytest.mark.parametrize("route", ["/market/gate", "/market/compute-jobs"])
+def test_non_json_numbers_are_a_422_envelope(client, route, literal):
+    body = '{"rows": [{"age": %s}], "policy": {}, "listing_id": 1, "params": {"x": %s}}'
+    response = client.post(
+        route,
+        content=body % (literal, literal),
+        headers={**AUTH, "content-type": "application/json"},
+    )
+    assert response.status_code == 422
+    assert response.json() == {
+        "error": "invalid_input",
+        "message": f"request body: {literal} is not a JSON number (RFC 8259); send finite numbers",
+        "field": "body",
+    }
+
+
 def test_a_compute_job_outside_the_allow_list_is_a_422(client, summary):
     body = {"listing_id": summary.listing_id, "buyer": "lab-b", "estimator": "svc", "target": "d"}
     response = client.post("/market/compute-jobs", json=body, headers=AUTH)
@@ -262,3 +307,15 @@ def test_a_wrong_key_is_disputed_through_the_api_and_the_refund_logged(client, m
     assert response.status_code == 200, response.text
     assert response.json()["status"] == "refunded"
     assert response.json()["log_index"] is not None
+
+
+HOSTILE_PATH_VALUES = ["9" * 401, "-1", "%00", "%F0%9F%92%A9", "0x" + "f" * 40, "1e9", "NaN"]
+
+
+@pytest.mark.parametrize("value", HOSTILE_PATH_VALUES)
+def test_no_read_route_answers_500_to_a_hostile_path_or_query_value(client, value):
+    paths = client.get("/openapi.json").json()["paths"]
+    for route in (path for path, operations in paths.items() if "get" in operations):
+        path = re.sub(r"\{[^}]+\}", value, route) + f"?limit={value}&consumer={value}"
+        response = client.get(path)
+        assert response.status_code < 500, (path, response.text[:200])

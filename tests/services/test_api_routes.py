@@ -63,14 +63,45 @@ def test_proof_of_a_call_verifies(api, client, paid):
     listing = client.discover("diagnosis")
     proof = client.proof(listing, paid[1])
     report = api.post("/services/proofs/verify", json=proof).json()
-    assert report["verified"] is True
+    assert (report["ok"], report["reason"]) == (True, None)
     assert report["log_index"] == paid[1].log_index
     assert report["identity"].startswith("identity NOT pinned")
 
 
-def test_tampered_proof_is_refused_with_409(api, client, paid):
+def test_tampered_proof_is_ok_false_with_the_reason_like_audit_verify(api, client, paid):
     proof = client.proof(client.discover("diagnosis"), paid[0])
     proof["record"] = proof["record"].replace('"nonce":1', '"nonce":9')
     response = api.post("/services/proofs/verify", json=proof)
-    assert response.status_code == 409
-    assert response.json()["error"] == "integrity"
+    assert response.status_code == 200
+    assert response.json()["ok"] is False
+    assert response.json()["reason"]
+
+
+def test_a_saved_call_document_verifies(api, client, paid):
+    """The shape `services call --save` writes: the call, its receipt and its proof."""
+    document = paid[2].to_dict()
+    document["proof"] = client.proof(client.discover("diagnosis"), paid[2])
+    report = api.post("/services/proofs/verify", json=document).json()
+    assert report["ok"] is True
+    assert report["receipt"] == document["receipt"]
+
+
+def test_a_saved_call_whose_receipt_is_not_the_logged_one_is_ok_false(api, client, paid):
+    document = paid[2].to_dict()
+    document["proof"] = client.proof(client.discover("diagnosis"), paid[1])
+    report = api.post("/services/proofs/verify", json=document).json()
+    assert report["ok"] is False
+    assert report["field"] == "receipt"
+
+
+def test_a_document_that_is_no_proof_is_a_422(api):
+    response = api.post("/services/proofs/verify", json={"record": 1})
+    assert response.status_code == 422
+    assert response.json()["field"] == "proof"
+
+
+def test_a_proof_whose_record_string_nests_100000_deep_is_a_422(api):
+    deep = "[" * 100_000 + "]" * 100_000  # inside a JSON string: the body scan cannot see it
+    response = api.post("/services/proofs/verify", json={"record": deep})
+    assert response.status_code == 422
+    assert response.json()["field"] == "proof"

@@ -126,3 +126,21 @@ def test_claim_rounds_come_at_least_twice_per_expiry_margin(host):
     # Else a channel entering the margin could expire (and be reclaimed) unclaimed.
     assert HostLoop(host, 3600).interval == host.policy.expiry_margin / 2
     assert HostLoop(host, 5).interval == 5
+
+
+def test_an_unknown_route_on_the_host_is_the_error_envelope(http):
+    response = http.post("/no/such/route", json={})
+    assert response.status_code == 404
+    assert response.json() == {
+        "error": "not_found",
+        "message": "no route POST /no/such/route",
+        "field": None,
+    }
+
+
+def test_a_call_body_that_is_not_json_is_a_422_asking_for_json(http):
+    response = http.post("/call", content="input=1", headers={"content-type": "text/plain"})
+    assert response.status_code == 422
+    assert response.json()["message"] == (
+        "request body must be JSON (Content-Type: application/json), got 'text/plain'"
+    )

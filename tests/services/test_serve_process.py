@@ -5,10 +5,7 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
-import sys
-import time
 from collections.abc import Iterator
 
 import httpx
@@ -33,17 +30,11 @@ from ailedger.services.runtime import (
     publish_model,
     voucher_store_path,
 )
+from tests.serving import assert_alive, free_port, start_server
 
 pytestmark = pytest.mark.slow
 
 PRICE = 10**16
-SERVE = "import sys; from ailedger.cli.services import app; app(sys.argv[1:])"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture
@@ -61,7 +52,7 @@ def env(tmp_path, monkeypatch) -> dict[str, str]:
 @pytest.fixture
 def port(env) -> int:
     """A port with the diagnosis model published at it, and a funded consumer."""
-    port = _free_port()
+    port = free_port()
     with Platform.open(Settings()) as platform:
         contracts = deploy_service_contracts(platform)
         owner = platform.account(OWNER_KEY, create=True, fund_wei=10**19)
@@ -79,33 +70,8 @@ def port(env) -> int:
 
 
 def _start(env, port: int) -> subprocess.Popen:
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            SERVE,
-            "serve",
-            "diagnosis",
-            "--port",
-            str(port),
-            "--claim-interval",
-            "3600",
-        ],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"serve exited: {process.stdout.read().decode()}")
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
-                return process
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    process.kill()
-    pytest.fail("serve did not answer /health within 60 s")
+    argv = ["services", "serve", "diagnosis", "--port", str(port), "--claim-interval", "3600"]
+    return start_server(env, argv, f"http://127.0.0.1:{port}")
 
 
 @pytest.fixture
@@ -192,3 +158,63 @@ def test_cli_call_saves_a_call_that_cli_verify_proves(env, port, server, tmp_pat
     verified = runner.invoke(services_cli, ["verify", str(saved)])
     assert verified.exit_code == 0, verified.output
     assert "verified: diagnosis call, voucher 1" in verified.output
+
+
+def test_the_api_verifies_the_file_cli_call_saves(env, port, server, tmp_path):
+    from fastapi.testclient import TestClient
+
+    from ailedger.api import create_app
+
+    saved = tmp_path / "call.json"
+    result = CliRunner().invoke(services_cli, ["call", "diagnosis", "--save", str(saved)])
+    assert result.exit_code == 0, result.output
+    with TestClient(create_app(Settings())) as api:
+        report = api.post(
+            "/services/proofs/verify",
+            content=saved.read_bytes(),
+            headers={"content-type": "application/json"},
+        ).json()
+    assert (report["ok"], report["model_name"]) == (True, "diagnosis")
+
+
+HOSTILE_BODIES = {
+    "nested 100,000 deep": ("[" * 100_000 + "]" * 100_000, "application/json", 400),
+    "object nested 100,000 deep": (
+        '{"a":' * 100_000 + "1" + "}" * 100_000,
+        "application/json",
+        400,
+    ),
+    "3 MiB": ("[" + "1," * (3 << 19) + "1]", "application/json", 413),
+    "NaN": ('{"input": {"x": NaN}, "salt": "0x00"}', "application/json", 422),
+    # /call and /batch: 422 "must be JSON"; /batch/lines reads raw bytes: its own 4xx.
+    "text/plain": ("input=1", "text/plain", None),
+}
+
+
+@pytest.mark.parametrize("route", ["/call", "/batch", "/batch/lines"])
+def test_no_hostile_body_ends_the_host(port, server, route):
+    url = f"http://127.0.0.1:{port}"
+    for name, (body, content_type, status) in HOSTILE_BODIES.items():
+        response = httpx.post(
+            url + route, content=body, headers={"content-type": content_type}, timeout=60
+        )
+        if status is None:
+            assert 400 <= response.status_code < 500, (name, response.text[:300])
+        else:
+            assert response.status_code == status, (name, response.text[:300])
+        assert set(response.json()) >= {"error", "message", "field"}, name
+        assert_alive(server, url)
+
+
+def test_the_host_applies_the_configured_body_limit(env, port):
+    url = f"http://127.0.0.1:{port}"
+    argv = ["services", "serve", "diagnosis", "--port", str(port), "--claim-interval", "3600"]
+    process = start_server({**env, "AILEDGER_MAX_BODY_BYTES": "1000"}, argv, url)
+    try:
+        response = httpx.post(url + "/call", json={"input": {"x": "a" * 1000}}, timeout=30)
+        assert response.status_code == 413
+        assert "limit of 1000 bytes" in response.json()["message"]
+        assert_alive(process, url)
+    finally:
+        process.kill()
+        process.wait(timeout=30)

@@ -11,9 +11,7 @@ from __future__ import annotations
 from contextlib import asynccontextmanager
 from dataclasses import asdict
 
-from fastapi import Depends, FastAPI, Request
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi import Depends, FastAPI
 
 from ailedger import __version__
 from ailedger.api import audit as audit_api
@@ -21,13 +19,25 @@ from ailedger.api import market as market_api
 from ailedger.api import services as services_api
 from ailedger.api.deps import get_platform
 from ailedger.config import Settings
-from ailedger.errors import AILedgerError
+from ailedger.errors import InvalidInputError
+from ailedger.http import HttpPolicy, harden, offline_app
 from ailedger.platform import Platform
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
-    """Build the API and dashboard over the data dir ``settings`` names."""
+    """Build the API and dashboard over the data dir ``settings`` names.
+
+    Refuses a write token without the keystore password: every write signs with a
+    keystore account, so such a server would fail each write; better the operator
+    hears it at start than every client later.
+    """
     settings = settings or Settings()
+    if settings.api_token and not settings.password:
+        raise InvalidInputError(
+            "AILEDGER_API_TOKEN is set but AILEDGER_PASSWORD is not: API writes sign with "
+            "keystore accounts; set AILEDGER_PASSWORD, or unset the token to serve read-only",
+            field="AILEDGER_PASSWORD",
+        )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -38,25 +48,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             audit_api.shutdown(app)
             app.state.platform.close()
 
-    app = FastAPI(title="ailedger", version=__version__, lifespan=lifespan)
+    app = offline_app(title="ailedger", version=__version__, lifespan=lifespan)
 
-    @app.exception_handler(AILedgerError)
-    async def _ailedger_error(_: Request, error: AILedgerError) -> JSONResponse:
-        return JSONResponse(status_code=error.http_status, content=error.to_dict())
-
-    @app.exception_handler(RequestValidationError)
-    async def _validation_error(_: Request, error: RequestValidationError) -> JSONResponse:
-        first = error.errors()[0] if error.errors() else {}
-        field = ".".join(str(part) for part in first.get("loc", ()) if part != "body") or None
-        return JSONResponse(
-            status_code=422,
-            content={
-                "error": "invalid_input",
-                "message": first.get("msg", "invalid request"),
-                "field": field,
-                "detail": error.errors(),
-            },
-        )
+    harden(app, HttpPolicy.from_settings(settings))
 
     @app.get("/health", tags=["platform"])
     def health() -> dict[str, str]:

@@ -20,11 +20,11 @@ from pydantic import BaseModel, Field
 
 from ailedger.api.deps import get_platform, require_writer
 from ailedger.core.storage import open_blob_store
-from ailedger.errors import InvalidInputError, NotFoundError
+from ailedger.errors import InvalidInputError, NotFoundError, RevertError
 from ailedger.market.anonymize import anonymize, policy_from_dict
 from ailedger.market.catalog import Catalog, open_catalog
 from ailedger.market.compute import ALLOWED_ESTIMATORS, ComputeJob
-from ailedger.market.contract import MAX_PRICE, DataMarket, open_market
+from ailedger.market.contract import MAX_PRICE, DataMarket, Listing, open_market
 from ailedger.market.records import record_payments
 from ailedger.market.scenario import MARKET_LOG
 from ailedger.market.service import DataBuyer, DataSeller
@@ -51,6 +51,22 @@ def _opened(platform: Platform) -> Iterator[tuple[DataMarket, Catalog]]:
         catalog.close()
 
 
+@contextmanager
+def _must_exist(kind: str, item_id: int) -> Iterator[None]:
+    """Turn the contract's "<kind>: unknown <kind>" revert into a 404 naming the id."""
+    try:
+        yield
+    except RevertError as error:
+        if f"unknown {kind}" not in error.reason:
+            raise
+        raise NotFoundError(f"no {kind} with id {item_id}", field=f"{kind}_id") from None
+
+
+def _listing(market: DataMarket, listing_id: int) -> Listing:
+    with _must_exist("listing", listing_id):
+        return market.listing(listing_id)
+
+
 def _keystore_account(platform: Platform, address: str, role: str) -> LocalAccount:
     for info in platform.keystore.list():
         if info.address == address:
@@ -74,9 +90,9 @@ def listings(platform: Platform = Depends(get_platform)) -> list[dict[str, Any]]
 
 @router.get("/listings/{listing_id}")
 def listing(listing_id: int, platform: Platform = Depends(get_platform)) -> dict[str, Any]:
-    """One listing; 409 with the contract's reason if there is none."""
+    """One listing; 404 if there is none."""
     with _opened(platform) as (market, catalog):
-        return listing_view(market.listing(listing_id), catalog)
+        return listing_view(_listing(market, listing_id), catalog)
 
 
 @router.get("/pools")
@@ -88,8 +104,8 @@ def pools(platform: Platform = Depends(get_platform)) -> list[dict[str, Any]]:
 
 @router.get("/pools/{pool_id}/contributors")
 def contributors(pool_id: int, platform: Platform = Depends(get_platform)) -> list[dict]:
-    """Each contributor's share and earnings (claimed plus still pending)."""
-    with _opened(platform) as (market, _):
+    """Each contributor's share and earnings (claimed plus still pending); 404 if no pool."""
+    with _opened(platform) as (market, _), _must_exist("pool", pool_id):
         return contributor_rows(market, pool_id)
 
 
@@ -151,7 +167,7 @@ def set_active(
 ) -> dict[str, Any]:
     """Delist or relist, signed by the seller's keystore account."""
     with _opened(platform) as (market, catalog):
-        seller = _keystore_account(platform, market.listing(listing_id).seller, "seller")
+        seller = _keystore_account(platform, _listing(market, listing_id).seller, "seller")
         market.set_active(seller, listing_id, body.active)
         return listing_view(market.listing(listing_id), catalog)
 
@@ -183,7 +199,7 @@ def compute_job(body: ComputeRequest, platform: Platform = Depends(get_platform)
     try:
         with _opened(platform) as (market, catalog):
             seller_account = _keystore_account(
-                platform, market.listing(body.listing_id).seller, "seller"
+                platform, _listing(market, body.listing_id).seller, "seller"
             )
             seller = DataSeller(market, seller_account, store, catalog, log)
             buyer = DataBuyer(market, buyer_account, store)

@@ -11,7 +11,7 @@ from typing import Any
 from fastapi import APIRouter, Body, Depends
 
 from ailedger.api.deps import get_platform
-from ailedger.errors import NotFoundError
+from ailedger.errors import IntegrityError, NotFoundError
 from ailedger.platform import Platform
 
 router = APIRouter(prefix="/services", tags=["services"])
@@ -63,16 +63,34 @@ def earnings(platform: Platform = Depends(get_platform)) -> list[dict[str, Any]]
 
 @router.post("/proofs/verify")
 def verify_proof(
-    proof: dict[str, Any] = Body(..., description="A host's /proofs/<log_index> answer."),
+    document: dict[str, Any] = Body(
+        ...,
+        description="A host's /proofs/<log_index> answer, or the file "
+        "`ailedger services call --save` writes (the call with its receipt and proof).",
+    ),
     platform: Platform = Depends(get_platform),
 ) -> dict[str, Any]:
-    """Check a call proof against the chain: receipt, log inclusion, anchored head."""
-    from ailedger.core.trust import describe_identity
-    from ailedger.services import service_contracts, verify_call_proof
+    """Check a call proof against the chain: receipt, log inclusion, anchored head.
 
-    report = verify_call_proof(proof, platform.chain, service_contracts(platform).registry)
+    Like ``/audit/verify``: a proof that fails a check answers 200 with ``ok: false``
+    and the ``reason``; only a document that is not a proof at all is a 4xx.
+    """
+    from ailedger.core.trust import describe_identity
+    from ailedger.services import CallReceipt, service_contracts, verify_call_proof
+
+    proof, expected = document, None
+    if isinstance(document.get("proof"), dict):  # a saved call: also match its receipt
+        proof = document["proof"]
+        if "receipt" in document:
+            expected = CallReceipt.from_dict(document["receipt"])
+    registry = service_contracts(platform).registry
+    try:
+        report = verify_call_proof(proof, platform.chain, registry, expected_receipt=expected)
+    except IntegrityError as failed:
+        return {"ok": False, "reason": failed.message, "field": failed.field}
     return {
-        "verified": True,
+        "ok": True,
+        "reason": None,
         "model_name": report.model_name,
         "receipt": report.receipt.to_dict(),
         "log_index": report.log_index,

@@ -115,6 +115,7 @@ def serve(
     """Serve a published model over HTTP; claims periodically and on shutdown."""
     import uvicorn
 
+    from ailedger.http import HttpPolicy
     from ailedger.services import service_contracts
     from ailedger.services.app import create_host_app
     from ailedger.services.runtime import open_host
@@ -124,7 +125,11 @@ def serve(
         contracts = service_contracts(platform)
         owner = platform.account(account)
         service = open_host(platform, contracts, owner, name)
-        app_ = create_host_app(service, claim_interval=claim_interval)
+        app_ = create_host_app(
+            service,
+            claim_interval=claim_interval,
+            policy=HttpPolicy.from_settings(platform.settings),
+        )
         console.print(
             f"serving {name} on http://{host}:{port} (receipts signed by {owner.address})"
         )

@@ -74,13 +74,22 @@ class Param:
                 f"params.{name}: expected a number, got {type(value).__name__}",
                 field=f"params.{name}",
             )
-        if self.kind is int and not float(value).is_integer():
+        # No float() of an int: a 401-digit integer overflows it (was a 500 over HTTP);
+        # comparing an int with a float bound is exact in Python.
+        if self.kind is int and isinstance(value, float) and not value.is_integer():
             raise InvalidInputError(
                 f"params.{name}: expected an integer, got {value!r}", field=f"params.{name}"
             )
-        if not (math.isfinite(value) and self.low <= value <= self.high):
+        if not (self.low <= value <= self.high) or (
+            isinstance(value, float) and not math.isfinite(value)
+        ):
+            shown = (
+                f"a {len(str(abs(value)))}-digit integer"
+                if isinstance(value, int) and abs(value) > 10**20
+                else repr(value)
+            )
             raise InvalidInputError(
-                f"params.{name}: expected {self.low}..{self.high}, got {value!r}",
+                f"params.{name}: expected {self.low}..{self.high}, got {shown}",
                 field=f"params.{name}",
             )
         return self.kind(value)

@@ -22,11 +22,10 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import Body, FastAPI, Request
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from ailedger.errors import AILedgerError
+from ailedger.http import HttpPolicy, harden, offline_app
 from ailedger.services.host import ServiceHost
 
 __all__ = ["HostLoop", "create_host_app"]
@@ -75,9 +74,17 @@ class HostLoop:
 
 
 def create_host_app(
-    host: ServiceHost, *, claim_interval: float = 30.0, close_on_shutdown: bool = True
+    host: ServiceHost,
+    *,
+    claim_interval: float = 30.0,
+    close_on_shutdown: bool = True,
+    policy: HttpPolicy | None = None,
 ) -> FastAPI:
-    """The FastAPI app serving ``host``; upkeep every ``claim_interval`` seconds."""
+    """The FastAPI app serving ``host``; upkeep every ``claim_interval`` seconds.
+
+    ``policy`` bounds request bodies (default: the defaults of ``Settings``); pass
+    ``HttpPolicy.from_settings(settings)`` to apply the configured ones.
+    """
 
     @asynccontextmanager
     async def lifespan(_: FastAPI):
@@ -99,28 +106,13 @@ def create_host_app(
     # client verifies it while the next is computed (measured: 11k -> 16k calls/s
     # with two channels in flight, benchmarks/services_calls.py).
     batch_turn = threading.Lock()
-    app = FastAPI(
+    app = offline_app(
         title=f"ailedger model service: {host.listing.name}",
         description="Pay per call with vouchers on an ailedger payment channel.",
         lifespan=lifespan,
     )
 
-    @app.exception_handler(AILedgerError)
-    async def _ailedger_error(_: Request, error: AILedgerError) -> JSONResponse:
-        return JSONResponse(status_code=error.http_status, content=error.to_dict())
-
-    @app.exception_handler(RequestValidationError)
-    async def _validation_error(_: Request, error: RequestValidationError) -> JSONResponse:
-        first = error.errors()[0] if error.errors() else {}
-        field = ".".join(str(part) for part in first.get("loc", ()) if part != "body") or None
-        return JSONResponse(
-            status_code=422,
-            content={
-                "error": "invalid_input",
-                "message": f"request: {first.get('msg', 'invalid request')}",
-                "field": field,
-            },
-        )
+    harden(app, policy or HttpPolicy())
 
     @app.post("/call")
     def call(request: dict[str, Any] = Body(...)) -> dict[str, Any]:

@@ -86,6 +86,7 @@ def verify_call_proof(
         signed = SignedTreeHead.from_dict(proof["tree_head"])
         anchor = Anchor.from_dict(proof["anchor"])
     except (KeyError, TypeError, ValueError, RecursionError) as error:
+        # RecursionError: a record string nested thousands deep (json.loads recurses).
         raise InvalidInputError(f"proof: malformed ({error})", field="proof") from None
     kind = record.get("kind") if isinstance(record, dict) else None
     item = None

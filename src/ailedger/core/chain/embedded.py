@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import sys
 import threading
 import time
 from collections.abc import Iterator, Sequence
@@ -30,7 +31,7 @@ from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
 
-from eth import constants
+from eth import EVM_RECURSION_LIMIT, constants
 from eth._utils.address import generate_contract_address
 from eth.abc import BlockHeaderAPI, ComputationAPI, ReceiptAPI, SignedTransactionAPI
 from eth.chains.base import MiningChain
@@ -60,6 +61,12 @@ from ailedger.errors import (
     NotFoundError,
     RevertError,
 )
+
+# py_ecc (imported by eth_account and py-evm) raises the recursion limit to 100,000,
+# where C-level recursion (json.loads of a body nested 100,000 deep) overflows the C
+# stack and the process dies of SIGSEGV. py-evm needs 1024 EVM call frames, which is
+# EVM_RECURSION_LIMIT; deeper recursion then raises RecursionError instead.
+sys.setrecursionlimit(EVM_RECURSION_LIMIT)
 
 DEFAULT_CHAIN_ID = 31337
 BLOCK_GAS_LIMIT = 30_000_000
