@@ -55,15 +55,22 @@ def test_deployed_code_is_the_runtime_code_followed_by_the_immutables(chain, dep
     assert immutables[76:96] == bytes.fromhex(address[2:])
 
 
-def test_contract_without_immutables_deploys_exactly_its_runtime_code(chain, deployer):
-    address = _deploy(chain, deployer, "ModelRegistry")
-    assert chain.code(address) == contracts.load("ModelRegistry").bytecode_runtime
+def _deploy_model_registry(chain: EmbeddedChain, deployer: LocalAccount) -> tuple[str, str]:
+    """A ModelRegistry and the AnchorRegistry its model logs live in (its one immutable)."""
+    anchors = _deploy(chain, deployer, "AnchorRegistry")
+    return _deploy(chain, deployer, "ModelRegistry", anchors), anchors
 
 
-@pytest.mark.parametrize("name", ["ALTToken", "AnchorRegistry", "ModelRegistry"])
+@pytest.mark.parametrize("name", ["ALTToken", "AnchorRegistry"])
 def test_deployed_code_predicts_a_real_deployment_byte_for_byte(chain, deployer, name):
     address = _deploy(chain, deployer, name)
     assert contracts.deployed_code(name, chain.chain_id, address) == chain.code(address)
+
+
+def test_deployed_code_predicts_a_model_registry_with_its_anchor_registry(chain, deployer):
+    address, anchors = _deploy_model_registry(chain, deployer)
+    predicted = contracts.deployed_code("ModelRegistry", chain.chain_id, address, anchors)
+    assert predicted == chain.code(address)
 
 
 def test_deployed_code_depends_on_the_address_and_the_chain(chain, deployer):
@@ -75,7 +82,7 @@ def test_deployed_code_depends_on_the_address_and_the_chain(chain, deployer):
 
 def test_deployed_code_of_a_contract_with_constructor_arguments(chain, deployer):
     token = _deploy(chain, deployer, "ALTToken")
-    registry = _deploy(chain, deployer, "ModelRegistry")
+    registry, _ = _deploy_model_registry(chain, deployer)
     channels = _deploy(chain, deployer, "PaymentChannels", token, registry)
     contracts.check_deployed_code(chain, "PaymentChannels", channels, token, registry)
     with pytest.raises(IntegrityError, match="other immutables"):
