@@ -93,6 +93,7 @@ class EmbeddedChain(Chain):
         chain_id: int | None = None,
         synchronous: str = "NORMAL",
         verify: bool = True,
+        read_only: bool = False,
     ) -> None:
         if chain_id is not None and (
             isinstance(chain_id, bool) or not isinstance(chain_id, int) or chain_id <= 0
@@ -101,9 +102,17 @@ class EmbeddedChain(Chain):
                 f"chain_id: expected a positive integer, got {chain_id!r}", field="chain_id"
             )
         self._dir = Path(chain_dir)
-        self._dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         path = self._dir / ChainStore.FILE_NAME
         self._lock = threading.RLock()
+        if read_only and not path.exists():
+            raise NotFoundError(
+                f"no embedded chain in {self._dir}: this data dir has none; set "
+                "AILEDGER_HOME to the data dir to check, or AILEDGER_CHAIN_URL to the chain "
+                "it used",
+                field="chain_dir",
+            )
+        if not read_only:
+            self._dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         if not path.exists():
             leftovers = [p.name for p in self._dir.glob(f"{ChainStore.FILE_NAME}-*")]
             if leftovers:
@@ -118,7 +127,7 @@ class EmbeddedChain(Chain):
                 path,
                 lambda tmp: self._create(tmp, chain_id or DEFAULT_CHAIN_ID, synchronous),
             )
-        self._store = ChainStore(path, synchronous=synchronous)
+        self._store = ChainStore(path, synchronous=synchronous, read_only=read_only)
         try:
             if verify:
                 self._store.quick_check()
@@ -208,7 +217,7 @@ class EmbeddedChain(Chain):
             try:
                 yield
             except sqlite3.OperationalError as exc:
-                raise ChainError(f"chain data file {self._store.path}: {exc}") from exc
+                raise self._store.unavailable(exc) from exc
             except sqlite3.DatabaseError as exc:
                 raise self._store.corrupted(exc) from exc
 
@@ -320,6 +329,12 @@ class EmbeddedChain(Chain):
         key = _private_key(bytes(check_signer(signer).key))
         sender = key.public_key.to_canonical_address()
         with self._guard():
+            if self._store.read_only:
+                raise ChainError(
+                    f"chain data file {self._store.path} is open read-only: cannot send "
+                    "transactions",
+                    field="chain_dir",
+                )
             self._store.begin_block()
             try:
                 return self._mine_one(key, sender, target, data, value, gas)
