@@ -16,13 +16,13 @@ its :meth:`checkpoint` when a host opens it. One fsync per call instead of two.
 
 from __future__ import annotations
 
-import sqlite3
 import threading
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from ailedger.core.storage.sqlite import SqliteFile
 from ailedger.errors import InvalidInputError
 from ailedger.services.vouchers import Voucher
 
@@ -91,13 +91,15 @@ class VoucherStore:
                 field="synchronous",
             )
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self._file = SqliteFile(
+            self.path,
+            "voucher store",
+            "move it away: the host rebuilds it from its call log when it opens",
+        )
         # Autocommit mode: transactions are opened explicitly with BEGIN IMMEDIATE.
-        self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute(f"PRAGMA synchronous={synchronous}")
-        self._db.execute("PRAGMA busy_timeout=10000")
-        self._db.executescript(_SCHEMA)
+        self._db = self._file.connect(synchronous=synchronous, busy_timeout=10.0)
+        with self._file.guard():
+            self._db.executescript(_SCHEMA)
         self._lock = threading.Lock()
 
     def accept(self, voucher: Voucher, *, price: int, calls: int = 1) -> AcceptedVoucher:

@@ -19,7 +19,7 @@ from ailedger.core.log import (
     merkle,
     open_store,
 )
-from ailedger.errors import IntegrityError, InvalidInputError, NotFoundError, StorageError
+from ailedger.errors import InvalidInputError, NotFoundError, StorageError
 
 ENTRIES = [f"record {i}".encode() for i in range(21)]
 

@@ -262,8 +262,7 @@ class SqliteStore(_SqlStore):
         self._file = SqliteFile(
             self.path,
             "log file",
-            "restore it from a backup: its anchored heads on chain tell which records it "
-            "must hold",
+            "restore it from a backup: its anchored heads on chain tell which records it must hold",
             field="database",
         )
         self.read_only = read_only
@@ -467,4 +466,3 @@ class PostgresStore(_SqlStore):
     def close(self) -> None:
         with self._lock:
             self._conn.close()
-

@@ -59,8 +59,10 @@ class SqliteFile:
         synchronous: str = "FULL",
         busy_timeout: float = 30.0,
         refuse_empty: bool = True,
+        isolation_level: str | None = None,
     ) -> sqlite3.Connection:
-        """A connection in autocommit mode (callers issue ``BEGIN``/``COMMIT``).
+        """A connection, in autocommit mode by default (callers issue ``BEGIN``/``COMMIT``;
+        pass ``isolation_level="IMMEDIATE"`` to have the driver begin before each write).
 
         ``refuse_empty``: an existing empty file is a truncated database (SQLite would
         silently start a fresh, empty one in it). Raises :class:`IntegrityError` for a
@@ -86,7 +88,7 @@ class SqliteFile:
                 target,
                 uri=uri,
                 timeout=busy_timeout,
-                isolation_level=None,
+                isolation_level=isolation_level,
                 check_same_thread=False,
             )
         except sqlite3.Error as error:
