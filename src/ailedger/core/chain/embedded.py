@@ -194,6 +194,11 @@ class EmbeddedChain(Chain):
 
     def _verify_head(self) -> None:
         """The head block's header and state root must exist and match the block index."""
+        # One snapshot: another process may commit a block between two of these reads.
+        with self._store.snapshot():
+            self._verify_head_in_snapshot()
+
+    def _verify_head_in_snapshot(self) -> None:
         try:
             head = self._chaindb.get_canonical_head()
         except (HeaderNotFound, KeyError, ValueError) as exc:
