@@ -75,10 +75,15 @@ class Platform:
         self.keystore = Keystore(settings)
 
     @classmethod
-    def open(cls, settings: Settings) -> Platform:
-        """Create the data dir if needed and open the chain ``settings`` names."""
-        settings.ensure_home()
-        return cls(settings, open_chain(settings))
+    def open(cls, settings: Settings, *, read_only: bool = False) -> Platform:
+        """Create the data dir if needed and open the chain ``settings`` names.
+
+        ``read_only`` writes nothing to the data dir, for commands that only check
+        (``log verify``): they then also run on a read-only copy of it.
+        """
+        if not read_only:
+            settings.ensure_home()
+        return cls(settings, open_chain(settings, read_only=read_only))
 
     def close(self) -> None:
         """Close the chain (the platform holds nothing else open)."""

@@ -60,7 +60,7 @@ def verify(
     from ailedger.core.chain import open_chain
 
     bundle = _read_json(bundle_file)
-    chain = open_chain(Settings())
+    chain = open_chain(Settings(), read_only=True)
     try:
         verdict = verify_bundle(bundle, chain)
     finally:

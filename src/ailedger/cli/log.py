@@ -20,10 +20,10 @@ def verify(name: str = typer.Argument("decisions", help="Log name.")) -> None:
     Needs no password and changes nothing. Exits non-zero naming the first bad record
     if anything was changed, removed, inserted, reordered or rewritten.
     """
-    with Platform.open(Settings()) as platform:
+    with Platform.open(Settings(), read_only=True) as platform:
         # The registry lookup comes first: an unknown name must not create an empty log.
         anchorer = platform.log_reader(name)
-        store = open_store(platform.settings, name=name)
+        store = open_store(platform.settings, name=name, read_only=True)
         try:
             report = verify_log(store, anchorer)
         finally:

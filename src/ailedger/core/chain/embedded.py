@@ -106,9 +106,8 @@ class EmbeddedChain(Chain):
         self._lock = threading.RLock()
         if read_only and not path.exists():
             raise NotFoundError(
-                f"no embedded chain in {self._dir}: this data dir has none; set "
-                "AILEDGER_HOME to the data dir to check, or AILEDGER_CHAIN_URL to the chain "
-                "it used",
+                f"no chain in {self._dir}: point AILEDGER_HOME at the operator's data dir, "
+                "or AILEDGER_CHAIN_URL at the chain its records were anchored on",
                 field="chain_dir",
             )
         if not read_only:
