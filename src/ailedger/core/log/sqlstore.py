@@ -278,9 +278,10 @@ class SqliteStore(_SqlStore):
                         "recursive_triggers = ON",
                     ):
                         self._conn.execute(f"PRAGMA {pragma}")
-                    schema = _SCHEMA.format(int="INTEGER", blob="BLOB")
-                    triggers = "".join(_SQLITE_TRIGGERS.format(table=table) for table in TABLES)
-                    self._conn.executescript(f"BEGIN IMMEDIATE;{schema}{triggers}COMMIT;")
+                    if not self._has_schema():  # readers need not take the write lock
+                        schema = _SCHEMA.format(int="INTEGER", blob="BLOB")
+                        triggers = "".join(_SQLITE_TRIGGERS.format(table=t) for t in TABLES)
+                        self._conn.executescript(f"BEGIN IMMEDIATE;{schema}{triggers}COMMIT;")
                 super().__init__()
         except BaseException:
             self._conn.close()
@@ -288,6 +289,16 @@ class SqliteStore(_SqlStore):
 
     def _corrupted(self, reason: object) -> IntegrityError:
         return self._file.corrupted(reason)
+
+    def _has_schema(self) -> bool:
+        names = {
+            row[0]
+            for row in self._conn.execute(
+                "SELECT name FROM sqlite_master WHERE type IN ('table', 'trigger')"
+            )
+        }
+        wanted = {*TABLES} | {f"{t}_no_{op}" for t in TABLES for op in ("update", "delete")}
+        return wanted <= names
 
     def _guard(self) -> contextlib.AbstractContextManager[None]:
         """Report a damaged file as an :class:`IntegrityError` naming it."""
