@@ -107,7 +107,8 @@ class EmbeddedChain(Chain):
         if read_only and not path.exists():
             raise NotFoundError(
                 f"no chain in {self._dir}: point AILEDGER_HOME at the operator's data dir, "
-                "or AILEDGER_CHAIN_URL at the chain its records were anchored on",
+                "or AILEDGER_CHAIN_URL at the chain its records were anchored on (or run "
+                "`ailedger demo` first to make one here)",
                 field="chain_dir",
             )
         if not read_only:
