@@ -5,6 +5,8 @@ from __future__ import annotations
 import functools
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from ailedger.core.log import (
     EMPTY_ROOT,
@@ -271,3 +273,24 @@ def test_appending_nothing_stores_nothing(log):
 def test_postgres_store_with_unreachable_server_names_the_url_field():
     with pytest.raises(StorageError, match="database_url: cannot connect to PostgreSQL"):
         PostgresStore("postgresql://nobody@127.0.0.1:1/none?connect_timeout=1")
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(st.lists(st.tuples(st.integers(0, 2), st.integers(1, 4)), min_size=1, max_size=12))
+def test_interleaved_writers_build_the_tree_of_one_writer(tmp_path_factory, turns):
+    """Whoever appends, in whatever order: the tree is the one of the records in order."""
+    path = tmp_path_factory.mktemp("writers") / "log.sqlite3"
+    writers = [TransparencyLog(SqliteStore(path)) for _ in range(3)]
+    appended: list[bytes] = []
+    for writer, count in turns:
+        batch = [f"{writer}-{len(appended) + i}".encode() for i in range(count)]
+        refs = writers[writer].append_many(batch)
+        assert refs[0].index == len(appended)
+        appended += batch
+    expected = merkle.mth(appended)
+    for writer in writers:
+        assert writer.size == len(appended)
+        assert writer.root() == expected
+        writer.close()

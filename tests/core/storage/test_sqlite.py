@@ -8,11 +8,15 @@ from __future__ import annotations
 
 import subprocess
 import uuid
+from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
 
 from ailedger.core.log import PostgresStore, SqliteStore, TransparencyLog, verify_log
-from ailedger.errors import StorageError
+from ailedger.core.storage.sqlite import SqliteFile
+from ailedger.errors import IntegrityError, StorageError
 from tests.conftest import require_service
 
 POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/test"
@@ -80,7 +84,7 @@ def _terminate_backends_of(schema: str) -> int:
 def test_lost_postgres_connection_fails_one_call_then_reconnects(postgres_store):
     log = TransparencyLog(postgres_store)
     log.append_many([b"a", b"b"])
-    postgres_store._execute("SET application_name = %s" % _quote(postgres_store.schema))
+    postgres_store._execute(f"SET application_name = {_quote(postgres_store.schema)}")
     assert _terminate_backends_of(postgres_store.schema) == 1
     with pytest.raises(StorageError, match="lost the PostgreSQL connection") as caught:
         log.append(b"c")
@@ -92,3 +96,19 @@ def test_lost_postgres_connection_fails_one_call_then_reconnects(postgres_store)
 
 def _quote(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(content=st.binary(min_size=0, max_size=3000))
+def test_a_file_that_is_not_a_database_is_refused_and_left_as_it_was(tmp_path_factory, content):
+    """Empty, truncated or overwritten: never silently started afresh as an empty database."""
+    assume(not content.startswith(b"SQLite format 3\x00"))
+    path = tmp_path_factory.mktemp("bad") / "file.sqlite3"
+    path.write_bytes(content)
+    with pytest.raises(IntegrityError) as caught:
+        SqliteFile(path, "test file").connect()
+    assert str(path) in caught.value.message and "\n" not in caught.value.message
+    assert path.read_bytes() == content
+    assert not Path(f"{path}-wal").exists()

@@ -30,6 +30,7 @@ from ailedger.errors import IntegrityError, NotFoundError, StorageError
 __all__ = ["SqliteFile", "first_line"]
 
 _SYNCHRONOUS = ("NORMAL", "FULL", "EXTRA")
+_SMALLEST_PAGE = 512
 
 
 class SqliteFile:
@@ -75,8 +76,11 @@ class SqliteFile:
         exists = path.exists()
         if read_only and not exists:
             raise NotFoundError(f"{self.what} {path} does not exist", field=self.field)
-        if exists and refuse_empty and path.stat().st_size == 0 and not _has_wal(path):
-            raise self.corrupted("the file is empty")
+        if exists and not _has_wal(path):
+            size = path.stat().st_size
+            # SQLite takes any file shorter than its smallest page for a new, empty database.
+            if (size == 0 and refuse_empty) or 0 < size < _SMALLEST_PAGE:
+                raise self.corrupted(f"the file has {size} bytes, less than one page")
         if not read_only:
             try:
                 path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
