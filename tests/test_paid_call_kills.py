@@ -8,24 +8,24 @@ backed by a logged call, and the consumer's next call goes through and is claime
 
 from __future__ import annotations
 
-import contextlib
 import json
 import signal
 import subprocess
 import sys
 
-import httpx
 import pytest
 
 from ailedger.config import Settings
 from ailedger.platform import Platform
-from ailedger.services import VoucherStore, diagnosis_model
+from ailedger.services import VoucherStore, diagnosis_model, service_contracts
 from ailedger.services.runtime import log_name_for, voucher_store_path
 
 # The data dir with the diagnosis model published, and how to start and call its host.
+from tests.services import test_serve_process as serve_process
 from tests.services.test_serve_process import _client, _start, env, port  # noqa: F401
 
 pytestmark = pytest.mark.slow
+SERVE_UNCHANGED = serve_process.SERVE
 
 # The services CLI, with the host killing itself right after one step of a paid call.
 SERVE_KILLED_AFTER = """
@@ -34,14 +34,14 @@ from ailedger.core.log import TransparencyLog
 from ailedger.services.receipts import ReceiptSigner
 from ailedger.services.store import VoucherStore
 step = {"receipt": (ReceiptSigner, "sign"), "voucher": (VoucherStore, "accept"),
-        "record": (TransparencyLog, "append")}[sys.argv[1]]
+        "record": (TransparencyLog, "append")}[os.environ["KILL_AFTER_STEP"]]
 original = getattr(*step)
 def then_die(self, *args, **kwargs):
     original(self, *args, **kwargs)
     os.kill(os.getpid(), signal.SIGKILL)
 setattr(*step, then_die)
 from ailedger.cli.services import app
-app(sys.argv[2:])
+app(sys.argv[1:])
 """
 
 
@@ -69,6 +69,7 @@ def test_host_killed_after_each_step_of_a_paid_call_loses_and_overcharges_nothin
     env,  # noqa: F811
     port,  # noqa: F811
     step,
+    monkeypatch,
 ):
     first = _start(env, port)
     with Platform.open(Settings()) as platform:
@@ -80,24 +81,9 @@ def test_host_killed_after_each_step_of_a_paid_call_loses_and_overcharges_nothin
         first.send_signal(signal.SIGTERM)
         first.wait(timeout=60)
 
-        dying = subprocess.Popen(
-            [
-                sys.executable,
-                "-c",
-                SERVE_KILLED_AFTER,
-                step,
-                "serve",
-                "diagnosis",
-                "--port",
-                str(port),
-                "--claim-interval",
-                "3600",
-            ],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        _wait_up(port, dying)
+        # The same host command, killing itself after `step`.
+        monkeypatch.setattr(serve_process, "SERVE", SERVE_KILLED_AFTER)
+        dying = _start({**env, "KILL_AFTER_STEP": step}, port)
         with pytest.raises(Exception):  # noqa: B017 -- any failure: no answer came back
             client.call(listing, model.examples[1])
         assert dying.wait(timeout=60) == -signal.SIGKILL
@@ -116,16 +102,12 @@ def test_host_killed_after_each_step_of_a_paid_call_loses_and_overcharges_nothin
             f"the host holds voucher {held} but logged calls only up to {max(logged)}: "
             "it would claim payment for a call it never recorded"
         )
-
-
-def _wait_up(port_number: int, process: subprocess.Popen) -> None:
-    for _ in range(600):  # the host answers /health within 60 s, or exits
-        if process.poll() is not None:
-            pytest.fail(f"serve exited with {process.returncode}")
+        monkeypatch.setattr(serve_process, "SERVE", SERVE_UNCHANGED)
+        restarted = _start(env, port)
         try:
-            if httpx.get(f"http://127.0.0.1:{port_number}/health", timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                process.wait(timeout=0.1)
-    pytest.fail("serve did not answer /health")
+            again = client.call(listing, model.examples[2])
+        finally:
+            restarted.send_signal(signal.SIGTERM)
+            restarted.wait(timeout=60)
+        channel = service_contracts(platform).channels.get(channel_id)
+        assert channel.claimed == again.voucher.amount  # claimed up to the last answered call

@@ -73,9 +73,7 @@ from ailedger.core.log.verify import LogReport, LogTamperedError, verify_log
 from ailedger.errors import InvalidInputError
 
 
-def open_store(
-    settings: Settings, *, name: str = "decisions", read_only: bool = False
-) -> LogStore:
+def open_store(settings: Settings, *, name: str = "decisions", read_only: bool = False) -> LogStore:
     """The store of log ``name``: PostgreSQL schema ``log_<name>`` when
     ``settings.database_url`` is set, else ``<home>/logs/<name>.sqlite3``.
 
