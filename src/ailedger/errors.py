@@ -70,3 +70,13 @@ class IntegrityError(AILedgerError):
 
     kind = "integrity"
     http_status = 409
+
+
+class StorageError(AILedgerError):
+    """A store could not be read or written: disk full, read-only, locked, connection lost.
+
+    Nothing was acknowledged when it is raised; retrying later may succeed.
+    """
+
+    kind = "storage"
+    http_status = 503

@@ -13,6 +13,8 @@ Example::
 
 from __future__ import annotations
 
+import json
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
@@ -32,7 +34,7 @@ from ailedger.core.chain import (
 from ailedger.core.identity import Keystore
 from ailedger.core.log import Anchorer, BatchPolicy, TransparencyLog, log_name, open_store
 from ailedger.core.trust import bind_identity
-from ailedger.errors import NotFoundError
+from ailedger.errors import ChainError, IntegrityError, NotFoundError
 
 OPERATOR_KEY = "operator"
 LOG_SIGNER_KEY = "log-signer"
@@ -66,6 +68,38 @@ class ChainStatus:
     token_symbol: str | None
 
 
+CHAIN_IDENTITY_FILE = "chain-identity.json"
+
+
+def check_chain_identity(settings: Settings, chain: Chain, *, remember: bool = True) -> None:
+    """Refuse a chain that is not the one this data dir was made on.
+
+    A data dir remembers the chain id and genesis block hash of its chain (in
+    ``chain-identity.json``, written on first use when ``remember``). A restarted dev
+    node (anvil) at the same URL is a new chain: the contracts, anchors and payments
+    the data dir refers to are gone, and redeploying over its state would mislead.
+    """
+    path = settings.home / CHAIN_IDENTITY_FILE
+    identity = {"chain_id": chain.chain_id, "genesis_hash": "0x" + chain.get_block(0).hash.hex()}
+    if path.exists():
+        try:
+            stored = json.loads(path.read_text())
+        except (OSError, ValueError) as error:
+            raise IntegrityError(f"{path} is unreadable: {error}", field="home") from None
+        if stored != identity:
+            where = settings.chain_url or f"{settings.chain_dir} (embedded)"
+            raise ChainError(
+                f"this data dir belongs to a chain that no longer exists at {where} (chain "
+                f"{stored.get('chain_id')}, genesis {stored.get('genesis_hash')}); use a new "
+                "AILEDGER_HOME",
+                field="chain_url",
+            )
+    elif remember:
+        temporary = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+        temporary.write_text(json.dumps(identity) + "\n")
+        os.replace(temporary, path)
+
+
 class Platform:
     """One open data dir: its chain, address book and keystore."""
 
@@ -76,10 +110,21 @@ class Platform:
         self.keystore = Keystore(settings)
 
     @classmethod
-    def open(cls, settings: Settings) -> Platform:
-        """Create the data dir if needed and open the chain ``settings`` names."""
-        settings.ensure_home()
-        return cls(settings, open_chain(settings))
+    def open(cls, settings: Settings, *, read_only: bool = False) -> Platform:
+        """Create the data dir if needed and open the chain ``settings`` names.
+
+        ``read_only`` writes nothing to the data dir, for commands that only check
+        (``log verify``): they then also run on a read-only copy of it.
+        """
+        if not read_only:
+            settings.ensure_home()
+        chain = open_chain(settings, read_only=read_only)
+        try:
+            check_chain_identity(settings, chain, remember=not read_only)
+        except BaseException:
+            chain.close()
+            raise
+        return cls(settings, chain)
 
     def close(self) -> None:
         """Close the chain (the platform holds nothing else open)."""

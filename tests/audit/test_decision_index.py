@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import os
+import sqlite3
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from ailedger.audit.index import DecisionIndex, PendingDecision
-from ailedger.errors import InvalidInputError, NotFoundError
+from ailedger.errors import IntegrityError, InvalidInputError, NotFoundError
 
 T0 = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
 
@@ -83,3 +85,28 @@ def test_between_pages_through_long_periods(index):
     index.set_leaf_indexes({f"{i:064x}": i for i in range(2_500)})
     found = [e.leaf_index for e in index.between(T0, T0 + timedelta(days=1))]
     assert found == list(range(2_500))
+
+
+@pytest.mark.parametrize("keep", [0.0, 0.5])
+def test_truncated_index_is_refused_naming_the_file_never_replaced(tmp_path, keep):
+    path = tmp_path / "index.sqlite3"
+    with DecisionIndex(path) as index:
+        index.add_pending(pending(200))
+        index.set_leaf_indexes({f"{i:064x}": i for i in range(200)})
+    size = int(path.stat().st_size * keep)
+    os.truncate(path, size)
+    with pytest.raises(IntegrityError) as caught:
+        reopened = DecisionIndex(path)
+        reopened.count()
+    assert str(path) in caught.value.message and "\n" not in caught.value.message
+    assert path.stat().st_size == size  # left as it was, for whoever restores it
+
+
+def test_a_failed_batch_of_pending_decisions_stores_none_of_them(index):
+    first, second, third = pending(3)
+    index.add_pending([first])
+    with pytest.raises(sqlite3.IntegrityError):
+        index.add_pending([second, first, third])  # first: duplicate id
+    for entry in (second, third):
+        with pytest.raises(NotFoundError):
+            index.get(entry.decision_id)

@@ -14,7 +14,6 @@ not yet logged) rather than a logged record whose salt is lost.
 from __future__ import annotations
 
 import json
-import sqlite3
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -22,6 +21,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from ailedger.audit.model_card import ModelCard
+from ailedger.core.storage.sqlite import SqliteFile
 from ailedger.errors import InvalidInputError, NotFoundError
 
 _SCHEMA = """
@@ -70,15 +70,27 @@ class PendingDecision:
 class DecisionIndex:
     """Decision id -> leaf index, salt and stored input, in one SQLite file."""
 
-    def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
+    def __init__(self, path: Path, *, read_only: bool = False) -> None:
+        """Open (or create) the index at ``path``; ``read_only`` writes nothing.
+
+        Raises :class:`IntegrityError` naming the file when it is truncated or damaged
+        (never starts a fresh, empty index in its place).
+        """
         self.path = path
-        # One connection shared by the API's worker threads, used under a lock.
+        self._file = SqliteFile(
+            path,
+            "decision index",
+            "restore it from a backup (the decision log itself is intact: it does not "
+            "depend on this file)",
+        )
+        # One connection shared by the API's worker threads, used under a lock. FULL:
+        # a salt handed to a data subject is on disk. IMMEDIATE: the driver takes the
+        # write lock when a write transaction begins, so writers queue, never deadlock.
         self._lock = threading.RLock()
-        self._db = sqlite3.connect(path, check_same_thread=False)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")
-        self._db.executescript(_SCHEMA)
+        self._db = self._file.connect(read_only=read_only, isolation_level="IMMEDIATE")
+        if not read_only:
+            with self._file.guard():
+                self._db.executescript(_SCHEMA)
 
     def close(self) -> None:
         """Close the database connection."""

@@ -71,7 +71,7 @@ def verify(
 
     pins = load_pins(trust, operator=operator, registry=registry, log_ids=log_id or ())
     bundle = _read_json(bundle_file)
-    chain = open_chain(Settings())
+    chain = open_chain(Settings(), read_only=True)
     try:
         verdict = verify_bundle(bundle, chain, pins)
     finally:

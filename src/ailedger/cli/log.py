@@ -32,10 +32,10 @@ def verify(
     log's identity differs from the one its operator bound it to or from the pins.
     """
     pins = load_pins(trust, operator=operator, registry=registry, log_ids=log_id or ())
-    with Platform.open(Settings()) as platform:
+    with Platform.open(Settings(), read_only=True) as platform:
         # The registry lookup comes first: an unknown name must not create an empty log.
         anchorer = platform.log_reader(name)
-        store = open_store(platform.settings, name=name)
+        store = open_store(platform.settings, name=name, read_only=True)
         try:
             check_bound_identity(store, anchorer, name, platform.keystore.address(OPERATOR_KEY))
             report = verify_log(store, anchorer)

@@ -11,13 +11,13 @@ serve several deployments.
 from __future__ import annotations
 
 import json
-import sqlite3
 import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ailedger.config import Settings
+from ailedger.core.storage.sqlite import SqliteFile
 from ailedger.errors import NotFoundError
 
 __all__ = ["Catalog", "CatalogDataset", "CatalogDelivery", "open_catalog"]
@@ -87,10 +87,12 @@ class Catalog:
     """One SQLite file of seller-side facts for the market at ``(chain_id, market)``."""
 
     def __init__(self, path: Path, chain_id: int, market: str) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
-        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-        self._db.executescript(_SCHEMA)
+        self._file = SqliteFile(path, "market catalog")
+        # Autocommit: each write is one statement, committed (FULL: on disk) on return.
+        self._db = self._file.connect()
+        with self._file.guard():
+            self._db.executescript(_SCHEMA)
         self._lock = threading.Lock()
         self._key = (chain_id, market)
 

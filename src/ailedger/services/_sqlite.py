@@ -8,25 +8,27 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from ailedger.core.storage.sqlite import SqliteFile
 from ailedger.errors import InvalidInputError
 
 SYNCHRONOUS_MODES = ("FULL", "NORMAL", "EXTRA")
 
 
-def open_sqlite(path: Path, schema: str, *, synchronous: str) -> sqlite3.Connection:
-    """``path`` (directories made private) in WAL mode, autocommit, shared across threads;
-    ``schema`` applied. Transactions are opened explicitly with :func:`immediate`."""
+def open_sqlite(
+    path: Path, schema: str, *, synchronous: str, what: str, remedy: str
+) -> sqlite3.Connection:
+    """``path`` (through :class:`SqliteFile`: never opened outside SQLite, damage named in
+    one line) in WAL mode, autocommit, shared across threads; ``schema`` applied.
+    Transactions are opened explicitly with :func:`immediate`."""
     if synchronous not in SYNCHRONOUS_MODES:
         raise InvalidInputError(
             f"synchronous: expected FULL, NORMAL or EXTRA, got {synchronous!r}",
             field="synchronous",
         )
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-    db.execute("PRAGMA journal_mode=WAL")
-    db.execute(f"PRAGMA synchronous={synchronous}")
-    db.execute("PRAGMA busy_timeout=10000")
-    db.executescript(schema)
+    file = SqliteFile(path, what, remedy)
+    db = file.connect(synchronous=synchronous, busy_timeout=10.0)
+    with file.guard():
+        db.executescript(schema)
     return db
 
 

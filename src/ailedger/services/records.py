@@ -91,7 +91,13 @@ class ConsumerRecords:
 
     def __init__(self, path: Path | str, *, synchronous: str = "NORMAL") -> None:
         self.path = Path(path)
-        self._db = open_sqlite(self.path, _SCHEMA, synchronous=synchronous)
+        self._db = open_sqlite(
+            self.path,
+            _SCHEMA,
+            synchronous=synchronous,
+            what="consumer records",
+            remedy="restore it from a backup: vouchers signed since then are unknown",
+        )
         self._lock = threading.Lock()
 
     # -- channels ------------------------------------------------------------------------------

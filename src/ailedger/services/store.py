@@ -86,7 +86,13 @@ class VoucherStore:
 
     def __init__(self, path: Path | str, *, synchronous: str = "FULL") -> None:
         self.path = Path(path)
-        self._db = open_sqlite(self.path, _SCHEMA, synchronous=synchronous)
+        self._db = open_sqlite(
+            self.path,
+            _SCHEMA,
+            synchronous=synchronous,
+            what="voucher store",
+            remedy="move it away: the host rebuilds it from its call log when it opens",
+        )
         self._lock = threading.Lock()
 
     def accept(self, voucher: Voucher, *, price: int, calls: int = 1) -> AcceptedVoucher:

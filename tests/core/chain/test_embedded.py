@@ -307,3 +307,41 @@ def test_journal_without_its_chain_file_is_refused(chain_dir: Path) -> None:
     with pytest.raises(IntegrityError, match=re.escape("chain.sqlite3-wal")):
         EmbeddedChain(chain_dir)
     assert not path.exists()
+
+
+def test_overwritten_pages_are_refused_in_one_line_naming_the_file(chain_dir: Path) -> None:
+    path = _chain_file(chain_dir)
+    size = path.stat().st_size
+    with path.open("r+b") as handle:  # damage many pages: quick_check reports each
+        for offset in range(size // 3, size, 4096 * 3):
+            handle.seek(offset + 100)
+            handle.write(os.urandom(200))
+    with pytest.raises(IntegrityError) as caught:
+        EmbeddedChain(chain_dir)
+    assert str(path) in caught.value.message
+    assert "\n" not in caught.value.message
+
+
+def test_second_instance_in_one_process_keeps_the_first_ones_locks(chain_dir: Path) -> None:
+    alice, bob = dev_accounts(2)
+    chain = EmbeddedChain(chain_dir)
+    chain.transact(alice, bob.address, value=1, gas=21_000)
+    EmbeddedChain(chain_dir).close()  # a second opener in this process (API + dashboard)
+    reader = "from ailedger.core.chain import EmbeddedChain; import sys\n" + (
+        "c = EmbeddedChain(sys.argv[1]); print(c.block_number()); c.close()"
+    )
+
+    def head_seen_by_another_process() -> int:
+        done = subprocess.run(
+            [sys.executable, "-c", reader, str(chain_dir)], capture_output=True, text=True
+        )
+        assert done.returncode == 0, done.stderr
+        return int(done.stdout)
+
+    assert head_seen_by_another_process() == 1
+    chain.transact(alice, bob.address, value=1, gas=21_000)
+    assert head_seen_by_another_process() == 2
+    fds = Path("/proc/self/fd")
+    open_files = [os.readlink(fd) for fd in fds.iterdir() if fd.is_symlink()]
+    assert not [f for f in open_files if str(chain_dir) in f and f.endswith("(deleted)")]
+    chain.close()

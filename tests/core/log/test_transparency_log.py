@@ -5,6 +5,8 @@ from __future__ import annotations
 import functools
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from ailedger.core.log import (
     EMPTY_ROOT,
@@ -19,7 +21,7 @@ from ailedger.core.log import (
     merkle,
     open_store,
 )
-from ailedger.errors import IntegrityError, InvalidInputError, NotFoundError
+from ailedger.errors import InvalidInputError, NotFoundError, StorageError
 
 ENTRIES = [f"record {i}".encode() for i in range(21)]
 
@@ -157,15 +159,31 @@ def test_consistency_proof_with_old_size_above_new_is_rejected(full_log):
         full_log.consistency_proof(6, 5)
 
 
-def test_failed_append_leaves_the_log_unchanged(tmp_path):
+def test_second_writer_appends_after_records_another_writer_appended(tmp_path):
+    # Issue 11 item 6: the second writer used to fail every append until reopened.
     ours = TransparencyLog(SqliteStore(tmp_path / "log.sqlite3"))
-    theirs = TransparencyLog(SqliteStore(tmp_path / "log.sqlite3"))  # a second writer
+    theirs = TransparencyLog(SqliteStore(tmp_path / "log.sqlite3"))
+    theirs.append(b"0")  # theirs has read its (empty) tip
     ours.append(b"a")
-    with pytest.raises(IntegrityError, match="another writer"):
-        theirs.append_many([b"b", b"c"])
-    assert theirs.size == 0
-    assert theirs.root() == EMPTY_ROOT  # its in-memory tree rolled back
-    assert ours.record(0) == b"a"
+    refs = theirs.append_many([b"b", b"c"])
+    assert [ref.index for ref in refs] == [2, 3]
+    assert ours.append(b"d").index == 4
+    reference = TransparencyLog(SqliteStore(tmp_path / "reference.sqlite3"))
+    reference.append_many([b"0", b"a", b"b", b"c", b"d"])
+    assert ours.root() == theirs.root() == reference.root()
+    theirs.inclusion_proof(4).verify(hash_leaf(b"d"), reference.root())
+
+
+def test_failed_append_leaves_the_log_unchanged(tmp_path):
+    writable = TransparencyLog(SqliteStore(tmp_path / "log.sqlite3"))
+    writable.append(b"a")
+    writable.close()
+    log = TransparencyLog(SqliteStore(tmp_path / "log.sqlite3", read_only=True))
+    root = log.root()
+    with pytest.raises(StorageError, match="read-only"):
+        log.append_many([b"b", b"c"])
+    assert log.size == 1
+    assert log.root() == root  # its in-memory tree rolled back
 
 
 def test_closing_a_batch_needs_an_anchorer(full_log):
@@ -253,5 +271,26 @@ def test_appending_nothing_stores_nothing(log):
 
 
 def test_postgres_store_with_unreachable_server_names_the_url_field():
-    with pytest.raises(InvalidInputError, match="database_url: cannot connect to PostgreSQL"):
+    with pytest.raises(StorageError, match="database_url: cannot connect to PostgreSQL"):
         PostgresStore("postgresql://nobody@127.0.0.1:1/none?connect_timeout=1")
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(st.lists(st.tuples(st.integers(0, 2), st.integers(1, 4)), min_size=1, max_size=12))
+def test_interleaved_writers_build_the_tree_of_one_writer(tmp_path_factory, turns):
+    """Whoever appends, in whatever order: the tree is the one of the records in order."""
+    path = tmp_path_factory.mktemp("writers") / "log.sqlite3"
+    writers = [TransparencyLog(SqliteStore(path)) for _ in range(3)]
+    appended: list[bytes] = []
+    for writer, count in turns:
+        batch = [f"{writer}-{len(appended) + i}".encode() for i in range(count)]
+        refs = writers[writer].append_many(batch)
+        assert refs[0].index == len(appended)
+        appended += batch
+    expected = merkle.mth(appended)
+    for writer in writers:
+        assert writer.size == len(appended)
+        assert writer.root() == expected
+        writer.close()

@@ -18,11 +18,18 @@ from ailedger.core.chain.rpc import RpcChain
 from ailedger.core.chain.validation import check_amount, to_checksum
 
 
-def open_chain(settings: Settings) -> Chain:
+def open_chain(settings: Settings, *, read_only: bool = False) -> Chain:
     """The chain ``settings`` describe: ``RpcChain(settings.chain_url)`` or an embedded chain
-    persisted in ``settings.chain_dir``."""
+    persisted in ``settings.chain_dir``.
+
+    ``read_only``: write nothing to the data dir (an auditor's read-only copy); an
+    embedded chain that is not there is a :class:`NotFoundError` saying which chain
+    to point at, never a new chain.
+    """
     if settings.chain_url:
         return RpcChain(settings.chain_url)
+    if read_only:
+        return EmbeddedChain(settings.chain_dir, read_only=True)
     settings.ensure_home()
     return EmbeddedChain(settings.chain_dir)
 

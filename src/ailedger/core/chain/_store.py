@@ -30,7 +30,8 @@ from eth.abc import AtomicWriteBatchAPI
 from eth.db.atomic import AtomicDBWriteBatch
 from eth.db.backends.base import BaseAtomicDB
 
-from ailedger.errors import ChainError, IntegrityError
+from ailedger.core.storage.sqlite import SqliteFile
+from ailedger.errors import ChainError, IntegrityError, StorageError
 
 SCHEMA_VERSION = "1"
 
@@ -64,7 +65,6 @@ CREATE INDEX IF NOT EXISTS logs_by_address ON logs (address, block);
 CREATE INDEX IF NOT EXISTS logs_by_topic0 ON logs (topic0, block);
 """
 
-_SQLITE_MAGIC = b"SQLite format 3\x00"
 _DELETED = None  # marker in the pending-writes buffer
 
 BlockRow = tuple[int, bytes, int, bytes]  # number, hash, timestamp, concatenated tx hashes
@@ -171,10 +171,24 @@ class ChainStore:
 
     FILE_NAME = "chain.sqlite3"
 
-    def __init__(self, path: Path, *, synchronous: str = "NORMAL", busy_timeout: float = 30.0):
+    def __init__(
+        self,
+        path: Path,
+        *,
+        synchronous: str = "NORMAL",
+        busy_timeout: float = 30.0,
+        read_only: bool = False,
+    ):
         if synchronous.upper() not in ("NORMAL", "FULL"):
             raise ValueError(f"synchronous must be NORMAL or FULL, got {synchronous!r}")
         self.path = path
+        self.read_only = read_only
+        self._file = SqliteFile(
+            path,
+            "chain data file",
+            "refusing to open it. Restore it from a backup or move it away to start a new chain",
+            field="chain_dir",
+        )
         self._synchronous = synchronous.upper()
         self._busy_timeout = busy_timeout
         self.conn = self._connect(path)
@@ -184,31 +198,23 @@ class ChainStore:
     # -- opening ---------------------------------------------------------------
 
     def _connect(self, path: Path) -> sqlite3.Connection:
-        if path.exists():
-            # Check the magic before SQLite touches the file: it would happily turn an
-            # empty (truncated) file into a fresh database.
-            with path.open("rb") as handle:
-                magic = handle.read(len(_SQLITE_MAGIC))
-            if magic != _SQLITE_MAGIC:
-                raise self.corrupted("not an SQLite database: bad or missing header")
-        try:
-            # isolation_level=None: we issue BEGIN/COMMIT ourselves, one per block.
-            conn = sqlite3.connect(
-                path, timeout=self._busy_timeout, isolation_level=None, check_same_thread=False
-            )
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute(f"PRAGMA synchronous={self._synchronous}")
-            conn.execute("PRAGMA cache_size=-65536")  # 64 MiB page cache
-        except sqlite3.DatabaseError as exc:
-            raise self.corrupted(exc) from exc
+        # Never open the file other than through SQLite (see core/storage/sqlite.py): an
+        # empty (truncated) file is refused there, a bad header reported by SQLite.
+        conn = self._file.connect(
+            read_only=self.read_only,
+            synchronous=self._synchronous,
+            busy_timeout=self._busy_timeout,
+        )
+        conn.execute("PRAGMA cache_size=-65536")  # 64 MiB page cache
         return conn
 
     def corrupted(self, exc: BaseException | str) -> IntegrityError:
-        return IntegrityError(
-            f"chain data file {self.path} is corrupted or truncated ({exc}); "
-            "refusing to open it. Restore it from a backup or move it away to start a new chain",
-            field="chain_dir",
-        )
+        """One line naming the file (never SQLite's whole report)."""
+        return self._file.corrupted(exc)
+
+    def unavailable(self, exc: BaseException | str) -> StorageError:
+        """One line naming the file for a failure to read or write it (disk, locks)."""
+        return self._file.unavailable(exc)
 
     def create_schema(self) -> None:
         self.conn.executescript(_SCHEMA)
@@ -223,7 +229,8 @@ class ChainStore:
         except sqlite3.DatabaseError as exc:
             raise self.corrupted(exc) from exc
         if rows != [("ok",)]:
-            raise self.corrupted("; ".join(str(r[0]) for r in rows[:3]))
+            problems = "problem" if len(rows) == 1 else "problems"
+            raise self.corrupted(f"quick_check found {len(rows)} {problems}, first: {rows[0][0]}")
         missing = {"kv", "meta", "blocks", "txs", "logs"} - tables
         if missing:
             raise self.corrupted(f"missing tables {sorted(missing)}")
@@ -236,6 +243,15 @@ class ChainStore:
 
     def set_meta(self, name: str, value: str) -> None:
         self.conn.execute("INSERT OR REPLACE INTO meta (name, value) VALUES (?, ?)", (name, value))
+
+    @contextmanager
+    def snapshot(self) -> Iterator[None]:
+        """Reads inside see one state of the file, whatever other processes commit."""
+        self.conn.execute("BEGIN")
+        try:
+            yield
+        finally:
+            self.conn.execute("COMMIT")
 
     # -- block transactions ----------------------------------------------------
 

@@ -38,9 +38,16 @@ def free_port() -> int:
 
 @contextmanager
 def run_anvil(
-    *, chain_id: int = 31337, port: int | None = None, startup_timeout: float = 30.0
+    *,
+    chain_id: int = 31337,
+    port: int | None = None,
+    startup_timeout: float = 30.0,
+    genesis_timestamp: int | None = None,
 ) -> Iterator[str]:
     """Run anvil on loopback while the block is active; yield its URL.
+
+    ``genesis_timestamp`` fixes the genesis block's time (and so its hash), which
+    otherwise is the start time.
 
     Raises ``NotFoundError`` when the binary is missing and ``ChainError`` when it
     exits or does not listen within ``startup_timeout`` seconds.
@@ -62,6 +69,7 @@ def run_anvil(
             "--chain-id",
             str(chain_id),
             "--silent",
+            *(["--timestamp", str(genesis_timestamp)] if genesis_timestamp is not None else []),
         ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,

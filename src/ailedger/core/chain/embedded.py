@@ -100,6 +100,7 @@ class EmbeddedChain(Chain):
         chain_id: int | None = None,
         synchronous: str = "NORMAL",
         verify: bool = True,
+        read_only: bool = False,
     ) -> None:
         if chain_id is not None and (
             isinstance(chain_id, bool) or not isinstance(chain_id, int) or chain_id <= 0
@@ -108,9 +109,17 @@ class EmbeddedChain(Chain):
                 f"chain_id: expected a positive integer, got {chain_id!r}", field="chain_id"
             )
         self._dir = Path(chain_dir)
-        self._dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         path = self._dir / ChainStore.FILE_NAME
         self._lock = threading.RLock()
+        if read_only and not path.exists():
+            raise NotFoundError(
+                f"no chain in {self._dir}: point AILEDGER_HOME at the operator's data dir, "
+                "or AILEDGER_CHAIN_URL at the chain its records were anchored on (or run "
+                "`ailedger demo` first to make one here)",
+                field="chain_dir",
+            )
+        if not read_only:
+            self._dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         if not path.exists():
             leftovers = [p.name for p in self._dir.glob(f"{ChainStore.FILE_NAME}-*")]
             if leftovers:
@@ -125,7 +134,7 @@ class EmbeddedChain(Chain):
                 path,
                 lambda tmp: self._create(tmp, chain_id or DEFAULT_CHAIN_ID, synchronous),
             )
-        self._store = ChainStore(path, synchronous=synchronous)
+        self._store = ChainStore(path, synchronous=synchronous, read_only=read_only)
         try:
             if verify:
                 self._store.quick_check()
@@ -192,6 +201,11 @@ class EmbeddedChain(Chain):
 
     def _verify_head(self) -> None:
         """The head block's header and state root must exist and match the block index."""
+        # One snapshot: another process may commit a block between two of these reads.
+        with self._store.snapshot():
+            self._verify_head_in_snapshot()
+
+    def _verify_head_in_snapshot(self) -> None:
         try:
             head = self._chaindb.get_canonical_head()
         except (HeaderNotFound, KeyError, ValueError) as exc:
@@ -215,7 +229,7 @@ class EmbeddedChain(Chain):
             try:
                 yield
             except sqlite3.OperationalError as exc:
-                raise ChainError(f"chain data file {self._store.path}: {exc}") from exc
+                raise self._store.unavailable(exc) from exc
             except sqlite3.DatabaseError as exc:
                 raise self._store.corrupted(exc) from exc
 
@@ -327,6 +341,12 @@ class EmbeddedChain(Chain):
         key = _private_key(bytes(check_signer(signer).key))
         sender = key.public_key.to_canonical_address()
         with self._guard():
+            if self._store.read_only:
+                raise ChainError(
+                    f"chain data file {self._store.path} is open read-only: cannot send "
+                    "transactions",
+                    field="chain_dir",
+                )
             self._store.begin_block()
             try:
                 return self._mine_one(key, sender, target, data, value, gas)

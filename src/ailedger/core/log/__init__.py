@@ -87,9 +87,13 @@ from ailedger.core.log.verify import LogReport, LogTamperedError, verify_log
 from ailedger.errors import InvalidInputError
 
 
-def open_store(settings: Settings, *, name: str = "decisions") -> LogStore:
+def open_store(settings: Settings, *, name: str = "decisions", read_only: bool = False) -> LogStore:
     """The store of log ``name``: PostgreSQL schema ``log_<name>`` when
-    ``settings.database_url`` is set, else ``<home>/logs/<name>.sqlite3``."""
+    ``settings.database_url`` is set, else ``<home>/logs/<name>.sqlite3``.
+
+    ``read_only``: write nothing (verification of a read-only copy); a missing log is
+    a :class:`NotFoundError` then, not a new empty one.
+    """
     if not name.isidentifier():
         raise InvalidInputError(f"log name: expected an identifier, got {name!r}", field="name")
     url = settings.database_url
@@ -101,7 +105,9 @@ def open_store(settings: Settings, *, name: str = "decisions") -> LogStore:
                 f"database_url: expected a postgresql:// URL, got {scheme}",
                 field="database_url",
             )
-        return PostgresStore(url, schema=f"log_{name}")
+        return PostgresStore(url, schema=f"log_{name}", read_only=read_only)
+    if read_only:
+        return SqliteStore(settings.home / "logs" / f"{name}.sqlite3", read_only=True)
     settings.ensure_home()
     return SqliteStore(settings.home / "logs" / f"{name}.sqlite3")
 

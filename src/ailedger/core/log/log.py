@@ -80,13 +80,13 @@ class TransparencyLog:
     # Appending.
     @property
     def size(self) -> int:
-        """Number of records in the log."""
-        return self.store.size() if self._border is None else self._border.size
+        """Number of records in the log, including those other writers appended."""
+        return self.store.size()
 
-    @property
-    def _range(self) -> CompactRange:
-        if self._border is None:
-            size = self.store.size()
+    def _border_at(self, size: int) -> CompactRange:
+        """The right border of the first ``size`` records, re-read from the store when
+        another writer (another process, or another log object) appended meanwhile."""
+        if self._border is None or self._border.size != size:
             peaks = perfect_subtrees(0, size) if size else []
             self._border = CompactRange(size, [self._node(level, i) for level, i in peaks])
         return self._border
@@ -98,6 +98,8 @@ class TransparencyLog:
     def append_many(self, items: Iterable[bytes]) -> LeafRefs:
         """Append records in one transaction: all are stored, or none (then it raises).
 
+        Several writers (processes, or log objects) may append to one store: each
+        append holds the store's write lock and goes after whatever is stored then.
         Returns a sequence of :class:`LeafRef`, one per record, in order.
         """
         entries = _check_records(items)
@@ -106,16 +108,16 @@ class TransparencyLog:
         sha256 = hashlib.sha256
         leaf_hashes = [sha256(b"\x00" + entry).digest() for entry in entries]
         with self._lock:
-            start = self._range.size
-            if start == self._head_size:
-                self._batch_started = self._clock()  # the first record opens a new batch
-            saved = self._range.copy()
-            blobs = self._range.extend(leaf_hashes)
             try:
-                self.store.append(start, entries, blobs)
+                with self.store.writing() as start:
+                    border = self._border_at(start)
+                    blobs = border.extend(leaf_hashes)
+                    self.store.append(start, entries, blobs)
             except BaseException:
-                self._border = saved
+                self._border = None  # maybe extended but not stored: re-read on next use
                 raise
+            if start <= self._head_size:
+                self._batch_started = self._clock()  # the first record opens a new batch
             self._after_append()
         return LeafRefs(start, leaf_hashes)
 
@@ -145,8 +147,8 @@ class TransparencyLog:
     def root(self, size: int | None = None) -> bytes:
         """``MTH`` of the first ``size`` records (default: all)."""
         size = self._check_size(size)
-        if size == self.size:
-            return self._range.root()
+        if self._border is not None and self._border.size == size:
+            return self._border.root()
         return self._subtree_hashes([(0, size)])[0] if size else merkle.EMPTY_ROOT
 
     def inclusion_proof(self, index: int, size: int | None = None) -> InclusionProof:
@@ -199,16 +201,20 @@ class TransparencyLog:
         anchorer = self._require_anchorer()
         with self._lock:
             signed = None
-            if self.size > self._head_size:
+            # Under the write lock: another writer may have appended or closed a batch.
+            with self.store.writing() as size:
                 previous = self.head()
-                now_ms = int(self._clock() * 1000)
-                # The registry rejects a head older than the previous one: never go back.
-                timestamp = max(now_ms, previous.head.timestamp if previous else 0)
-                head = TreeHead(anchorer.log_id, self.size, self._range.root(), timestamp)
-                signed = anchorer.sign(head)
-                self.store.add_head(signed)
-                self._head_size = self.size
-                self._batch_started = self._clock()
+                head_size = previous.head.tree_size if previous else 0
+                if size > head_size:
+                    now_ms = int(self._clock() * 1000)
+                    # The registry rejects a head older than the previous one: never go back.
+                    timestamp = max(now_ms, previous.head.timestamp if previous else 0)
+                    root = self._border_at(size).root()
+                    signed = anchorer.sign(TreeHead(anchorer.log_id, size, root, timestamp))
+                    self.store.add_head(signed)
+                    head_size = size
+            self._head_size = head_size
+            self._batch_started = self._clock()
             self.anchor_pending()
             return signed
 
@@ -225,10 +231,15 @@ class TransparencyLog:
             for signed in self.store.heads():
                 if signed.head.tree_size in anchored:
                     continue
-                anchor = anchorer.find_anchor(signed.head) or anchorer.anchor(
-                    signed, self._proof_from_anchored(anchorer, signed.head.tree_size)
-                )
-                self.store.add_anchor(anchor)
+                # One writer at a time sends anchors; the others find them done.
+                with self.store.writing():
+                    anchored = {a.tree_size for a in self.store.anchors()}
+                    if signed.head.tree_size in anchored:
+                        continue
+                    anchor = anchorer.find_anchor(signed.head) or anchorer.anchor(
+                        signed, self._proof_from_anchored(anchorer, signed.head.tree_size)
+                    )
+                    self.store.add_anchor(anchor)
                 done.append(anchor)
             return done
 
@@ -245,8 +256,12 @@ class TransparencyLog:
     def _bind_log_id(self, log_id: bytes) -> None:
         stored = self.store.get_meta(_LOG_ID_KEY)
         if stored is None:
-            self.store.set_meta(_LOG_ID_KEY, "0x" + log_id.hex())
-        elif stored != "0x" + log_id.hex():
+            with self.store.writing():  # two writers opening a new log bind it once
+                stored = self.store.get_meta(_LOG_ID_KEY)
+                if stored is None:
+                    stored = "0x" + log_id.hex()
+                    self.store.set_meta(_LOG_ID_KEY, stored)
+        if stored != "0x" + log_id.hex():
             raise InvalidInputError(
                 f"log_id: this store belongs to log {stored}, got 0x{log_id.hex()}",
                 field="log_id",

@@ -18,10 +18,10 @@ from typing import Any
 
 from ailedger.core.log.heads import Anchor, SignedTreeHead, TreeHead
 from ailedger.core.log.store import LogStore
-from ailedger.errors import IntegrityError, InvalidInputError
+from ailedger.core.storage.sqlite import SqliteFile, first_line
+from ailedger.errors import IntegrityError, InvalidInputError, NotFoundError, StorageError
 
 TABLES = ("records", "tree_heads", "anchors", "log_meta")
-_SQLITE_MAGIC = b"SQLite format 3\x00"
 _ROWS_PER_INSERT = 100
 
 _SCHEMA = """
@@ -80,8 +80,10 @@ class _SqlStore(LogStore):
 
     def __init__(self) -> None:
         self._lock = threading.RLock()
-        self._add_key_epoch_column()
-        self._size = self._query_one("SELECT COALESCE(MAX(idx) + 1, 0) FROM records")[0]
+        if not self.read_only:  # a reader of an old store migrates nothing
+            self._add_key_epoch_column()
+        self._writing = False
+        self._size = self._stored_size()
 
     def _add_key_epoch_column(self) -> None:
         """Stores made before key epochs lack the column; all their heads were epoch 0."""
@@ -99,6 +101,9 @@ class _SqlStore(LogStore):
     def _transaction(self) -> contextlib.AbstractContextManager[Any]:
         raise NotImplementedError
 
+    def _lock_writers(self) -> None:
+        """Inside the write transaction: shut out other writers until it ends."""
+
     def _sql(self, sql: str) -> str:
         return sql if self._param == "?" else sql.replace("?", self._param)
 
@@ -110,9 +115,30 @@ class _SqlStore(LogStore):
         with self._lock:
             return self._execute(self._sql(sql), params).fetchall()
 
+    def _stored_size(self) -> int:
+        return self._query_one("SELECT COALESCE(MAX(idx) + 1, 0) FROM records")[0]
+
     # LogStore.
     def size(self) -> int:
-        return self._size
+        with self._lock:
+            if not self._writing:  # other writers may have appended since we last looked
+                self._size = self._stored_size()
+            return self._size
+
+    @contextlib.contextmanager
+    def writing(self) -> Iterator[int]:
+        with self._lock:
+            if self._writing:  # already inside: one transaction for the whole block
+                yield self._size
+                return
+            with self._transaction():
+                self._lock_writers()
+                self._size = self._stored_size()
+                self._writing = True
+                try:
+                    yield self._size
+                finally:
+                    self._writing = False
 
     def append(self, start: int, entries: Sequence[bytes], node_blobs: Sequence[bytes]) -> None:
         if len(entries) != len(node_blobs):
@@ -121,17 +147,14 @@ class _SqlStore(LogStore):
             )
         if not entries:
             return
-        with self._lock:
-            if start != self._size:
-                raise IntegrityError(f"append at wrong index: expected {self._size}, got {start}")
-            try:
-                with self._transaction():
-                    rows = zip(range(start, start + len(entries)), entries, node_blobs, strict=True)
-                    self._insert_records(rows, len(entries))
-            except self._unique_violation as error:
+        with self.writing() as size:
+            if start != size:
                 raise IntegrityError(
-                    f"records from index {start} already exist: another writer appended ({error})"
-                ) from None
+                    f"append at wrong index: expected {size}, got {start} (another writer "
+                    "appended: re-read the tip)"
+                )
+            rows = zip(range(start, start + len(entries)), entries, node_blobs, strict=True)
+            self._insert_records(rows, len(entries))
             self._size = start + len(entries)
 
     def entries(self, start: int, end: int) -> list[bytes]:
@@ -217,67 +240,77 @@ class _SqlStore(LogStore):
         )
 
     def _insert(self, sql: str, params: Sequence[Any], conflict: str) -> None:
-        with self._lock:
-            try:
-                with self._transaction():
-                    self._execute(self._sql(sql), params)
-            except self._unique_violation:
-                raise IntegrityError(conflict) from None
+        try:
+            with self.writing():
+                self._execute(self._sql(sql), params)
+        except self._unique_violation:
+            raise IntegrityError(conflict) from None
 
 
 class SqliteStore(_SqlStore):
-    """A log in one SQLite file (WAL journal, ``synchronous=FULL``: committed means on disk)."""
+    """A log in one SQLite file (WAL journal, ``synchronous=FULL``: committed means on disk).
+
+    Several stores, in this process or others, may write the same file: appends take
+    SQLite's write lock (``BEGIN IMMEDIATE``) and wait up to ``busy_timeout`` seconds for it.
+    """
 
     _unique_violation = (sqlite3.IntegrityError,)
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(
+        self, path: str | Path, *, read_only: bool = False, busy_timeout: float = 30.0
+    ) -> None:
         """Open the log file at ``path``, creating it (and its directory) if missing.
 
         Raises :class:`IntegrityError` naming the file when it exists but is not an
         intact SQLite database (truncated, overwritten): it is never silently replaced.
+        ``read_only=True`` writes nothing (not even SQLite's -wal/-shm files when the log
+        was closed cleanly), for a read-only copy of a data dir; appends then fail.
         """
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        if self.path.exists():
-            # SQLite would turn an empty (truncated) file into a fresh, empty log.
-            with self.path.open("rb") as handle:
-                if handle.read(len(_SQLITE_MAGIC)) != _SQLITE_MAGIC:
-                    raise self._corrupted("not an SQLite database: bad or missing header")
-        # isolation_level=None: we issue BEGIN/COMMIT ourselves, one per append.
-        self._conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        self._file = SqliteFile(
+            self.path,
+            "log file",
+            "restore it from a backup: its anchored heads on chain tell which records it must hold",
+            field="database",
+        )
+        self.read_only = read_only
+        self._conn = self._file.connect(read_only=read_only, busy_timeout=busy_timeout)
         try:
             with self._guard():
-                # page_size only takes effect on a new file: 16 KiB pages make appends ~10%
-                # faster; checkpointing every 4000 pages (64 MiB of WAL) not 1000, ~7% more.
-                pragmas = ("page_size = 16384", "journal_mode = WAL", "synchronous = FULL")
-                for pragma in (*pragmas, "wal_autocheckpoint = 4000", "recursive_triggers = ON"):
-                    self._conn.execute(f"PRAGMA {pragma}")
-                schema = _SCHEMA.format(int="INTEGER", blob="BLOB")
-                triggers = "".join(_SQLITE_TRIGGERS.format(table=table) for table in TABLES)
-                self._conn.executescript(f"BEGIN IMMEDIATE;{schema}{triggers}COMMIT;")
+                if not read_only:
+                    # page_size only takes effect on a new file: 16 KiB pages make appends
+                    # ~10% faster; checkpointing every 4000 pages (64 MiB of WAL), ~7% more.
+                    for pragma in (
+                        "page_size = 16384",
+                        "wal_autocheckpoint = 4000",
+                        "recursive_triggers = ON",
+                    ):
+                        self._conn.execute(f"PRAGMA {pragma}")
+                    if not self._has_schema():  # readers need not take the write lock
+                        schema = _SCHEMA.format(int="INTEGER", blob="BLOB")
+                        triggers = "".join(_SQLITE_TRIGGERS.format(table=t) for t in TABLES)
+                        self._conn.executescript(f"BEGIN IMMEDIATE;{schema}{triggers}COMMIT;")
                 super().__init__()
-        except IntegrityError:
+        except BaseException:
             self._conn.close()
             raise
 
     def _corrupted(self, reason: object) -> IntegrityError:
-        return IntegrityError(
-            f"log file {self.path} is corrupted or truncated ({reason}); restore it from a "
-            "backup: its anchored heads on chain tell which records it must hold",
-            field="database",
-        )
+        return self._file.corrupted(reason)
 
-    @contextlib.contextmanager
-    def _guard(self) -> Iterator[None]:
+    def _has_schema(self) -> bool:
+        names = {
+            row[0]
+            for row in self._conn.execute(
+                "SELECT name FROM sqlite_master WHERE type IN ('table', 'trigger')"
+            )
+        }
+        wanted = {*TABLES} | {f"{t}_no_{op}" for t in TABLES for op in ("update", "delete")}
+        return wanted <= names
+
+    def _guard(self) -> contextlib.AbstractContextManager[None]:
         """Report a damaged file as an :class:`IntegrityError` naming it."""
-        try:
-            yield
-        except sqlite3.DatabaseError as error:
-            # Only the base class means a damaged file ("database disk image is malformed",
-            # "file is not a database"); subclasses (constraint violations, locking) do not.
-            if type(error) is sqlite3.DatabaseError:
-                raise self._corrupted(error) from None
-            raise
+        return self._file.guard()
 
     def _execute(self, sql: str, params: Sequence[Any] = ()) -> Any:
         with self._guard():
@@ -304,13 +337,19 @@ class SqliteStore(_SqlStore):
 
     @contextlib.contextmanager
     def _transaction(self) -> Iterator[None]:
-        self._conn.execute("BEGIN IMMEDIATE")
-        try:
-            yield
-        except BaseException:
-            self._conn.execute("ROLLBACK")
-            raise
-        self._conn.execute("COMMIT")
+        if self.read_only:
+            raise StorageError(
+                f"log file {self.path} is open read-only: it cannot be written", field="path"
+            )
+        with self._guard():
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield
+                self._conn.execute("COMMIT")
+            except BaseException:
+                if self._conn.in_transaction:
+                    self._conn.execute("ROLLBACK")
+                raise
 
     def close(self) -> None:
         with self._lock:
@@ -318,47 +357,130 @@ class SqliteStore(_SqlStore):
 
 
 class PostgresStore(_SqlStore):
-    """A log in PostgreSQL tables, in ``schema`` (created if missing)."""
+    """A log in PostgreSQL tables, in ``schema`` (created if missing).
+
+    Appends from several connections are serialised by an ``EXCLUSIVE`` lock on the
+    records table (readers are not blocked), waited for up to ``lock_timeout`` seconds.
+    A lost connection fails the call in progress with :class:`StorageError` (nothing of
+    it is acknowledged) and is reopened by the next call.
+    """
 
     _param = "%s"
 
-    def __init__(self, url: str, *, schema: str = "public") -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        schema: str = "public",
+        read_only: bool = False,
+        lock_timeout: float = 30.0,
+    ) -> None:
         import psycopg
-        from psycopg import sql
 
         if not schema.isidentifier():
             raise InvalidInputError(f"schema: expected an SQL identifier, got {schema!r}")
+        self._psycopg = psycopg
         self._unique_violation = (psycopg.errors.UniqueViolation,)
+        self._url = url
+        self.schema = schema
+        self.read_only = read_only
+        self._lock_timeout_ms = int(lock_timeout * 1000)
+        self._conn = self._connect()
+        if read_only:
+            found = self._conn.execute(
+                "SELECT 1 FROM information_schema.tables WHERE table_schema = %s "
+                "AND table_name = 'records'",
+                (schema,),
+            ).fetchone()
+            if found is None:
+                self._conn.close()
+                raise NotFoundError(
+                    f"no log in PostgreSQL schema {schema!r} at the database_url",
+                    field="database_url",
+                )
+        else:
+            self._create_tables()
+        super().__init__()
+
+    def _connect(self) -> Any:
+        from psycopg import sql
+
+        psycopg = self._psycopg
         try:
-            self._conn = psycopg.connect(url, autocommit=True)
+            conn = psycopg.connect(self._url, autocommit=True)
+            conn.execute(sql.SQL("SET search_path TO {}").format(sql.Identifier(self.schema)))
+            if self.read_only:
+                conn.execute("SET default_transaction_read_only = on")
         except psycopg.OperationalError as error:
-            raise InvalidInputError(
-                f"database_url: cannot connect to PostgreSQL ({error})", field="database_url"
+            raise StorageError(
+                f"database_url: cannot connect to PostgreSQL ({first_line(error)})",
+                field="database_url",
             ) from None
+        return conn
+
+    def _create_tables(self) -> None:
+        from psycopg import sql
+
         with self._conn.transaction():
+            # Two processes creating the same schema at once would collide: one at a time.
+            self._conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (self.schema,))
             self._conn.execute(
-                sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema))
+                sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(self.schema))
             )
-            self._conn.execute(sql.SQL("SET search_path TO {}").format(sql.Identifier(schema)))
             for statement in _SCHEMA.format(int="BIGINT", blob="BYTEA").split(";"):
                 if statement.strip():
                     self._conn.execute(statement)
             self._conn.execute(_POSTGRES_TRIGGER_FUNCTION)
             for table in TABLES:
                 self._conn.execute(_POSTGRES_TRIGGER.format(table=table))
-        super().__init__()
+
+    @contextlib.contextmanager
+    def _guard(self) -> Iterator[None]:
+        """A lost connection or a lock wait that timed out, as one clear StorageError."""
+        errors = self._psycopg.errors
+        try:
+            yield
+        except errors.LockNotAvailable:
+            raise StorageError(
+                f"log {self.schema}: another writer held its lock for more than "
+                f"{self._lock_timeout_ms // 1000} s; retry later",
+                field="database_url",
+            ) from None
+        except errors.ReadOnlySqlTransaction:
+            raise StorageError(
+                f"log {self.schema} is open read-only: it cannot be written", field="database_url"
+            ) from None
+        except self._psycopg.OperationalError as error:
+            raise StorageError(
+                f"log {self.schema}: lost the PostgreSQL connection ({first_line(error)}); "
+                "nothing of this call was stored, retry it",
+                field="database_url",
+            ) from None
+
+    def _live(self) -> Any:
+        if self._conn.closed or self._conn.broken:
+            self._conn.close()
+            self._conn = self._connect()
+        return self._conn
 
     def _execute(self, sql: str, params: Sequence[Any] = ()) -> Any:
-        return self._conn.execute(sql, params)
+        with self._guard():
+            return self._live().execute(sql, params)
 
     def _insert_records(self, rows: Iterator[tuple[int, bytes, bytes]], count: int) -> None:
-        with self._conn.cursor() as cursor:
+        with self._guard(), self._conn.cursor() as cursor:
             cursor.executemany(
                 "INSERT INTO records (idx, entry, nodes) VALUES (%s, %s, %s)", list(rows)
             )
 
-    def _transaction(self) -> contextlib.AbstractContextManager[Any]:
-        return self._conn.transaction()
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[None]:
+        with self._guard(), self._live().transaction():
+            yield
+
+    def _lock_writers(self) -> None:
+        self._execute(f"SET LOCAL lock_timeout = {self._lock_timeout_ms}")
+        self._execute("LOCK TABLE records IN EXCLUSIVE MODE")
 
     def close(self) -> None:
         with self._lock:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Collection, Iterator, Sequence
+from contextlib import AbstractContextManager
 
 from ailedger.core.log.heads import Anchor, SignedTreeHead
 
@@ -18,14 +19,25 @@ class LogStore(ABC):
 
     @abstractmethod
     def size(self) -> int:
-        """Number of records stored (they are numbered ``0 .. size - 1``)."""
+        """Number of records stored (they are numbered ``0 .. size - 1``), read afresh:
+        other writers may have appended."""
+
+    @abstractmethod
+    def writing(self) -> AbstractContextManager[int]:
+        """Hold the log's write lock, across processes, for one transaction.
+
+        Yields the current size as stored (another writer may have appended since
+        :meth:`size` was read); every write inside the block commits when it ends, or
+        none does. Nested blocks join the outer one.
+        """
 
     @abstractmethod
     def append(self, start: int, entries: Sequence[bytes], node_blobs: Sequence[bytes]) -> None:
         """Store ``entries`` as records ``start, start + 1, ...`` in one transaction.
 
         Raises :class:`~ailedger.errors.IntegrityError` when ``start`` is not the
-        current size (another writer got there first); nothing is stored then.
+        current size (another writer got there first); nothing is stored then. To
+        append after whatever the others wrote, call it inside :meth:`writing`.
         """
 
     @abstractmethod

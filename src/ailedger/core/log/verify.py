@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ailedger.core.log.anchor import Anchorer, ChainHead
+from ailedger.core.log.heads import Anchor
 from ailedger.core.log.log import subtree_hashes
 from ailedger.core.log.merkle import EMPTY_ROOT, HASH_SIZE, ProofError, hash_leaf, proof_ranges
 from ailedger.core.log.merkle import verify_consistency as _verify_consistency
@@ -55,6 +56,9 @@ def verify_log(store: LogStore, anchorer: Anchorer | None = None) -> LogReport:
     part an operator cannot rewrite); without one only the store's own commitments.
     """
     stored_heads = store.heads()
+    # Read before the chain: another writer may anchor meanwhile, and a stored anchor is
+    # written after its transaction, so every one read now is in the chain read next.
+    stored_anchors = store.anchors()
     chain_heads = anchorer.chain_heads() if anchorer is not None else []
     checkpoints = {h.head.tree_size for h in stored_heads} | {c.tree_size for c in chain_heads}
     findings: list[LogTamperedError] = []
@@ -75,7 +79,7 @@ def verify_log(store: LogStore, anchorer: Anchorer | None = None) -> LogReport:
         previous = h.tree_size
     if anchorer is not None:
         _check_signatures(store, anchorer, chain_heads, findings)
-        _check_chain(store, chain_heads, size, roots, findings)
+        _check_chain(store, stored_anchors, chain_heads, size, roots, findings)
 
     if findings:
         raise min(findings, key=lambda f: f.index)
@@ -220,12 +224,13 @@ def _check_signatures(
 
 def _check_chain(
     store: LogStore,
+    stored_anchors: list[Anchor],
     chain_heads: list[ChainHead],
     size: int,
     roots: dict[int, bytes],
     findings: list[LogTamperedError],
 ) -> None:
-    anchors = {a.tree_size: a for a in store.anchors()}
+    anchors = {a.tree_size: a for a in stored_anchors}
     previous: ChainHead | None = None
     for head in chain_heads:
         start = previous.tree_size if previous else 0
