@@ -20,10 +20,15 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def start_server(env: dict[str, str], argv: list[str], url: str) -> subprocess.Popen:
-    """Start ``ailedger <argv>`` with ``env`` and wait until ``url/health`` answers."""
+def start_server(
+    env: dict[str, str], argv: list[str], url: str, *, program: str = CLI
+) -> subprocess.Popen:
+    """Start ``ailedger <argv>`` with ``env`` and wait until ``url/health`` answers.
+
+    ``program`` is the Python source that runs the CLI (a test may wrap it).
+    """
     process = subprocess.Popen(
-        [sys.executable, "-c", CLI, *argv],
+        [sys.executable, "-c", program, *argv],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,

@@ -21,11 +21,9 @@ from ailedger.services import VoucherStore, diagnosis_model, service_contracts
 from ailedger.services.runtime import log_name_for, voucher_store_path
 
 # The data dir with the diagnosis model published, and how to start and call its host.
-from tests.services import test_serve_process as serve_process
 from tests.services.test_serve_process import _client, _start, env, port  # noqa: F401
 
 pytestmark = pytest.mark.slow
-SERVE_UNCHANGED = serve_process.SERVE
 
 # The services CLI, with the host killing itself right after one step of a paid call.
 SERVE_KILLED_AFTER = """
@@ -40,7 +38,7 @@ def then_die(self, *args, **kwargs):
     original(self, *args, **kwargs)
     os.kill(os.getpid(), signal.SIGKILL)
 setattr(*step, then_die)
-from ailedger.cli.services import app
+from ailedger.cli.main import app
 app(sys.argv[1:])
 """
 
@@ -69,7 +67,6 @@ def test_host_killed_after_each_step_of_a_paid_call_loses_and_overcharges_nothin
     env,  # noqa: F811
     port,  # noqa: F811
     step,
-    monkeypatch,
 ):
     first = _start(env, port)
     with Platform.open(Settings()) as platform:
@@ -82,8 +79,7 @@ def test_host_killed_after_each_step_of_a_paid_call_loses_and_overcharges_nothin
         first.wait(timeout=60)
 
         # The same host command, killing itself after `step`.
-        monkeypatch.setattr(serve_process, "SERVE", SERVE_KILLED_AFTER)
-        dying = _start({**env, "KILL_AFTER_STEP": step}, port)
+        dying = _start({**env, "KILL_AFTER_STEP": step}, port, SERVE_KILLED_AFTER)
         with pytest.raises(Exception):  # noqa: B017 -- any failure: no answer came back
             client.call(listing, model.examples[1])
         assert dying.wait(timeout=60) == -signal.SIGKILL
@@ -102,7 +98,6 @@ def test_host_killed_after_each_step_of_a_paid_call_loses_and_overcharges_nothin
             f"the host holds voucher {held} but logged calls only up to {max(logged)}: "
             "it would claim payment for a call it never recorded"
         )
-        monkeypatch.setattr(serve_process, "SERVE", SERVE_UNCHANGED)
         restarted = _start(env, port)
         try:
             again = client.call(listing, model.examples[2])

@@ -30,7 +30,7 @@ from ailedger.services.runtime import (
     publish_model,
     voucher_store_path,
 )
-from tests.serving import assert_alive, free_port, start_server
+from tests.serving import CLI, assert_alive, free_port, start_server
 
 pytestmark = pytest.mark.slow
 
@@ -69,9 +69,9 @@ def port(env) -> int:
     return port
 
 
-def _start(env, port: int) -> subprocess.Popen:
+def _start(env, port: int, program: str = CLI) -> subprocess.Popen:
     argv = ["services", "serve", "diagnosis", "--port", str(port), "--claim-interval", "3600"]
-    return start_server(env, argv, f"http://127.0.0.1:{port}")
+    return start_server(env, argv, f"http://127.0.0.1:{port}", program=program)
 
 
 @pytest.fixture
