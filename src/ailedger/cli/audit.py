@@ -66,24 +66,12 @@ def verify(
     --operator/--registry/--log-id; the last check says what was verified against.
     """
     from ailedger.audit.verify import verify_bundle
-    from ailedger.core.chain import open_chain
+    from ailedger.cli.log import report_verdict, verify_bundle_file
     from ailedger.core.trust import load_pins
 
     pins = load_pins(trust, operator=operator, registry=registry, log_ids=log_id or ())
-    bundle = _read_json(bundle_file)
-    chain = open_chain(Settings())
-    try:
-        verdict = verify_bundle(bundle, chain, pins)
-    finally:
-        chain.close()
-    for check in verdict.checks:
-        mark = "[green]ok[/]  " if check.ok else "[bold red]FAIL[/]"
-        console.print(f"{mark} {check.name:<14} {check.detail}", highlight=False)
-    if verdict.ok:
-        console.print(f"[bold green]VERIFIED[/]: decision {verdict.decision_id}", highlight=False)
-        return
-    console.print(f"[bold red]NOT VERIFIED[/]: {verdict.reason}", highlight=False)
-    raise typer.Exit(1)
+    verdict = verify_bundle_file(bundle_file, pins, verify_bundle)
+    report_verdict(verdict, f"decision {verdict.decision_id}")
 
 
 @app.command("check-promise")

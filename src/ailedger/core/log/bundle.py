@@ -235,9 +235,9 @@ def build_bundle(
 
     ``kind`` defaults to :func:`generic_kind` of the record. ``anchored`` lets a
     caller building many bundles read the log's heads once; ``subject`` names the
-    record in errors ("decision 3f..."). Raises ``InvalidInputError`` for an index
-    outside the log or a record not of ``kind``, ``NotFoundError`` when no anchored
-    head covers the record yet (close the log's batch first).
+    record in errors ("decision 3f..."). Raises ``NotFoundError`` for an index
+    outside the log or when no anchored head covers the record yet (close the log's
+    batch first), ``InvalidInputError`` for a record not of ``kind``.
     """
     data = log.record(leaf_index)
     kind = kind or generic_kind(data)
@@ -288,6 +288,7 @@ class Verdict:
     ok: bool
     checks: tuple[Check, ...]
     bundle_type: str | None = None
+    leaf_index: int | None = None
     record_id: str | None = None
     record: Any = field(default=None, repr=False)
 
@@ -303,6 +304,7 @@ class Verdict:
         return {
             "ok": self.ok,
             "bundle_type": self.bundle_type,
+            "leaf_index": self.leaf_index,
             "record_id": self.record_id,
             "reason": self.reason,
             "checks": [{"name": c.name, "ok": c.ok, "detail": c.detail} for c in self.checks],
@@ -371,6 +373,7 @@ def verify_bundle(
         ok=len(checks) == len(steps) and all(c.ok for c in checks),
         checks=tuple(checks),
         bundle_type=state.kind.bundle_type if state.kind else None,
+        leaf_index=state.proof.leaf_index if state.proof else None,
         record_id=record.record_id if record else None,
         record=record.value if record else None,
     )
@@ -480,9 +483,7 @@ def _check_signature(state: _Parsed) -> str:
     except AILedgerError as error:
         raise VerificationFailure(f"tree-head signature is invalid: {error.message}") from None
     # The signer in force when the head was anchored: key rotation leaves old heads valid.
-    expected = Anchorer(state.registry, state.head.head.log_id).signer_at(
-        state.anchor.block_number
-    )
+    expected = Anchorer(state.registry, state.head.head.log_id).signer_at(state.anchor.block_number)
     if signer != expected:
         raise VerificationFailure(
             f"tree head is signed by {signer}, the log's signer was {expected}"
