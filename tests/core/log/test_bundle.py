@@ -34,7 +34,11 @@ def _check_reading(value: object) -> CheckedRecord:
     if not isinstance(value, dict) or not -90 <= value.get("celsius", 999) <= 60:
         raise InvalidInputError(f"implausible reading {value!r}", field="celsius")
     return CheckedRecord(
-        canonical_json(value), value["sensor"], f"sensor {value['sensor']}", value["operator"]
+        canonical_json(value),
+        value["sensor"],
+        f"sensor {value['sensor']}",
+        operator=value["operator"],
+        value=value,
     )
 
 
