@@ -263,3 +263,15 @@ def test_verify_proof_of_a_non_json_file_is_an_input_error(log_path, tmp_path):
     result = runner.invoke(app, ["log", "verify-proof", str(path)])
     assert isinstance(result.exception, InvalidInputError)
     assert "is not JSON" in result.exception.message
+
+
+def test_proof_of_a_kind_the_record_is_not_names_what_it_expected(log_path, tmp_path):
+    out = tmp_path / "p.json"
+    result = runner.invoke(
+        app, ["log", "proof", "decisions", "0", "-o", str(out), "--kind", "ailedger.log.proof/v1"]
+    )
+    assert isinstance(result.exception, InvalidInputError)
+    assert "record is not canonical JSON" in result.exception.message
+    result = runner.invoke(app, ["log", "proof", "decisions", "0", "-o", str(out), "--kind", "x"])
+    assert "unknown bundle_type 'x': expected one of" in result.exception.message
+    assert "ailedger.audit.proof/v1" in result.exception.message

@@ -77,17 +77,27 @@ def proof(
     output: Path = typer.Option(
         Path("proof.json"), "--output", "-o", help="Where to write the bundle."
     ),
+    kind: str | None = typer.Option(
+        None,
+        "--kind",
+        help="The record kind's bundle_type, e.g. ailedger.audit.proof/v1 to add a "
+        "decision's own checks; default: ailedger.log.proof/v1 for canonical JSON, "
+        "else ailedger.log.raw-proof/v1.",
+    ),
 ) -> None:
     """Write the proof bundle of record LEAF_INDEX of log NAME (record, inclusion proof,
     the first anchored tree head covering it, its anchor); see core/log/bundle.py."""
     from ailedger.core.log import TransparencyLog
-    from ailedger.core.log.bundle import build_bundle
+    from ailedger.core.log.bundle import build_bundle, record_kind
+
+    _register_domain_record_kinds()
+    record_type = record_kind(kind) if kind else None
 
     with Platform.open(Settings()) as platform:
         platform.log_reader(name)  # an unknown name must not create an empty log
         log = TransparencyLog(open_store(platform.settings, name=name))
         try:
-            bundle = build_bundle(log, leaf_index)
+            bundle = build_bundle(log, leaf_index, record_type)
         finally:
             log.close()
     output.write_text(json.dumps(bundle, indent=2) + "\n")
@@ -111,14 +121,20 @@ def verify_proof(
 
     Pin whom you trust with --trust or --operator/--registry/--log-id, as for `audit verify`.
     """
-    import ailedger.audit.verify  # noqa: F401  (registers the decision record kind)
     from ailedger.core.log.bundle import verify_bundle
 
+    _register_domain_record_kinds()
     pins = load_pins(trust, operator=operator, registry=registry, log_ids=log_id or ())
     verdict = verify_bundle_file(bundle_file, pins, verify_bundle)
     report_verdict(
         verdict, f"{verdict.bundle_type} record {verdict.record_id or verdict.leaf_index}"
     )
+
+
+def _register_domain_record_kinds() -> None:
+    """Import the domains whose records have their own kind, so their bundles carry
+    their own checks; a new domain with a record kind adds its module here."""
+    import ailedger.audit.verify  # noqa: F401
 
 
 def verify_bundle_file(

@@ -19,6 +19,7 @@ from ailedger.core.log.bundle import (
     RecordKind,
     build_bundle,
     generic_kind,
+    record_kind,
     record_kinds,
     register_record_kind,
     verify_bundle,
@@ -255,3 +256,9 @@ def test_canonical_json_records_travel_as_json(value):
     assert generic_kind(data) is JSON_RECORDS
     carried = json.loads(json.dumps(JSON_RECORDS.to_json(data)))  # as a stranger receives it
     assert JSON_RECORDS.check(carried).data == data
+
+
+def test_record_kind_is_found_by_its_bundle_type():
+    assert record_kind("test.reading/v1") is READING_KIND
+    with pytest.raises(InvalidInputError, match="unknown bundle_type 'x/v9': expected one of"):
+        record_kind("x/v9")

@@ -148,6 +148,17 @@ def record_kinds() -> tuple[RecordKind, ...]:
     return tuple(_KINDS.values())
 
 
+def record_kind(bundle_type: str) -> RecordKind:
+    """The registered kind of ``bundle_type``; ``InvalidInputError`` naming the known ones."""
+    kind = _KINDS.get(bundle_type)
+    if kind is None:
+        known = ", ".join(_KINDS)
+        raise InvalidInputError(
+            f"unknown bundle_type {bundle_type!r}: expected one of {known}", field="bundle_type"
+        )
+    return kind
+
+
 def _json_to_json(data: bytes) -> Any:
     try:
         value = json.loads(data)
