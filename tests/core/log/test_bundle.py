@@ -43,20 +43,34 @@ def _check_reading(value: object) -> CheckedRecord:
     )
 
 
+def _check_reading_block(record: CheckedRecord, chain) -> str:
+    """A domain's own chain check: the block a reading cites exists on the chain."""
+    block = chain.get_block(record.value["block"])
+    return f"reading cites block {block.number}"
+
+
 READING_KIND = register_record_kind(
-    RecordKind("test.reading/v1", "reading", json.loads, _check_reading, logged_by="read by")
+    RecordKind(
+        "test.reading/v1",
+        "reading",
+        json.loads,
+        _check_reading,
+        logged_by="read by",
+        chain_checks=(("reading_block", _check_reading_block),),
+    )
 )
 
 
 @pytest.fixture
 def log(tmp_path, registry):
-    """Six JSON readings (the last naming an outsider as its operator) and one raw record,
-    anchored at size 7; one more record unanchored."""
+    """Six JSON readings (the fifth citing a block that does not exist, the last naming
+    an outsider as its operator) and one raw record, anchored at size 7; one more record
+    unanchored."""
     log = TransparencyLog(SqliteStore(tmp_path / "log.sqlite3"), anchorer=registry.anchorer())
     operators = [registry.admin.address] * 5 + [registry.other.address]
     readings = [
-        canonical_json({"sensor": f"t{i}", "celsius": 20 + i, "operator": operator})
-        for i, operator in enumerate(operators)
+        canonical_json({"sensor": f"t{i}", "celsius": 20 + i, "operator": operator, "block": block})
+        for i, (operator, block) in enumerate(zip(operators, [1, 1, 1, 1, 10**9, 1], strict=True))
     ]
     log.append_many([*readings, RAW])
     log.close_batch()
@@ -83,7 +97,7 @@ def test_bundle_of_a_json_record_verifies_with_every_check(bundle, registry):
     assert verdict.ok, verdict.reason
     assert [check.name for check in verdict.checks] == list(CHECKS)
     assert (verdict.bundle_type, verdict.leaf_index) == ("ailedger.log.proof/v1", 3)
-    assert bundle["record"] == {"sensor": "t3", "celsius": 23, "operator": registry.admin.address}
+    assert bundle["record"]["sensor"] == "t3"
     operator = next(check for check in verdict.checks if check.name == "operator")
     assert (
         operator.detail
@@ -194,6 +208,13 @@ def test_domain_kind_names_the_operator_it_checked(log, registry):
     assert (verdict.record_id, verdict.record["sensor"]) == ("t2", "t2")
     operator = next(check for check in verdict.checks if check.name == "operator")
     assert operator.detail == f"read by {registry.admin.address}, the log's admin"
+    assert [check.name for check in verdict.checks][-2:] == ["reading_block", "identity"]
+
+
+def test_domain_kind_chain_check_failing_is_named(log, registry):
+    name, detail = failed(build_bundle(log, 4, READING_KIND), registry.chain)
+    assert name == "reading_block"
+    assert detail == "block 1000000000 does not exist on this chain"
 
 
 def test_domain_kind_runs_its_own_checks_on_the_record(log, registry):

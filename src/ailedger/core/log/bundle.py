@@ -42,6 +42,7 @@ failure (:data:`CHECKS`):
    (only that account can have registered the log, so nobody else can log a
    record in the operator's name). Kinds whose records name none pass, saying so.
 9. ``anchor_tx``: the named transaction emitted that ``Anchored`` event.
+   Then the record kind's own ``chain_checks``, if it has any.
 10. ``identity``: with ``pins`` (see :mod:`ailedger.core.trust`), the chain,
     registry, log, operator and the signer at the anchor block are the pinned
     ones. Without pins it passes but says plainly that the identity was not pinned.
@@ -57,7 +58,7 @@ from __future__ import annotations
 
 import bisect
 import json
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -117,7 +118,10 @@ class RecordKind:
     ``InvalidInputError`` if they are not of this kind); ``check`` reads that value
     back, runs the kind's own checks and raises an ``AILedgerError`` naming what is
     wrong. ``noun`` names one record in messages ("decision"); ``logged_by`` is the
-    operator check's wording ("decided by").
+    operator check's wording ("decided by"). ``chain_checks`` are the kind's own
+    checks against the chain, each ``(name, check(record, chain) -> detail)``, run
+    after ``anchor_tx`` (the chain is then known to be the bundle's): e.g. that a
+    call receipt is signed by the model's registered owner.
     """
 
     bundle_type: str
@@ -125,6 +129,7 @@ class RecordKind:
     to_json: Callable[[bytes], Any]
     check: Callable[[Any], CheckedRecord]
     logged_by: str = "logged by"
+    chain_checks: tuple[tuple[str, Callable[[CheckedRecord, Chain], str]], ...] = ()
 
 
 _KINDS: dict[str, RecordKind] = {}
@@ -364,7 +369,7 @@ def verify_bundle(
         ("identity", lambda: _check_identity(state, pins)),
     ]
     checks: list[Check] = []
-    for name, step in steps:
+    for name, step in _with_kind_checks(steps, state, chain):
         try:
             detail = step()
         except VerificationFailure as failure:
@@ -380,14 +385,37 @@ def verify_bundle(
             break
         checks.append(Check(name, True, detail))
     record = state.record
+    expected = len(steps) + (len(state.kind.chain_checks) if state.kind else 0)
     return Verdict(
-        ok=len(checks) == len(steps) and all(c.ok for c in checks),
+        ok=len(checks) == expected and all(c.ok for c in checks),
         checks=tuple(checks),
         bundle_type=state.kind.bundle_type if state.kind else None,
         leaf_index=state.proof.leaf_index if state.proof else None,
         record_id=record.record_id if record else None,
         record=record.value if record else None,
     )
+
+
+def _with_kind_checks(
+    steps: list[tuple[str, Callable[[], str]]], state: _Parsed, chain: Chain
+) -> Iterator[tuple[str, Callable[[], str]]]:
+    """The core steps, with the record kind's chain checks (known once ``format`` has
+    read the bundle_type) before ``identity``."""
+    for name, step in steps:
+        if name == "identity" and state.kind is not None:
+            for kind_name, kind_check in state.kind.chain_checks:
+                yield kind_name, _bind(kind_check, state, chain)
+        yield name, step
+
+
+def _bind(
+    kind_check: Callable[[CheckedRecord, Chain], str], state: _Parsed, chain: Chain
+) -> Callable[[], str]:
+    def run() -> str:
+        assert state.record is not None
+        return kind_check(state.record, chain)
+
+    return run
 
 
 def _check_format(
