@@ -407,6 +407,13 @@ def test_bundle_written_by_the_old_code_still_verifies(decided, log, index, chai
     assert json.dumps(new, indent=2) + "\n" == old_text  # byte for byte the same file
 
 
+def test_bundle_written_before_heads_had_key_epochs_still_verifies(bundle, chain):
+    # main's `audit proof` writes tree heads without "key_epoch" (epoch 0 then).
+    del bundle["tree_head"]["key_epoch"]
+    verdict = verify_bundle(json.loads(json.dumps(bundle)), chain)
+    assert verdict.ok, verdict.reason
+
+
 def test_decision_bundle_verifies_with_the_record_kind_agnostic_verifier(bundle, chain):
     from ailedger.core.log import bundle as proof_bundle
 
