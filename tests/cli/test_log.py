@@ -213,7 +213,7 @@ def proof_file(log_path, tmp_path):
     path = tmp_path / "record7.json"
     result = runner.invoke(app, ["log", "proof", "decisions", "7", "-o", str(path)])
     assert result.exit_code == 0, result.output
-    assert "ailedger.log.raw-proof/v1, leaf 7 of 10" in result.output
+    assert "ailedger.log.raw-proof/v1, leaf 7 of 10" in result.output, result.output
     return path
 
 

@@ -33,6 +33,7 @@ def proof(
     """Write the self-contained proof bundle of DECISION_ID (record, proof, tree head, anchor)."""
     from ailedger.audit.proofs import build_proof_bundle
     from ailedger.audit.scenario import open_decision_index
+    from ailedger.cli.log import write_bundle
     from ailedger.core.log import TransparencyLog, open_store
 
     settings = Settings()
@@ -42,14 +43,7 @@ def proof(
             bundle = build_proof_bundle(decision_id, log, index)
     finally:
         log.close()
-    output.write_text(json.dumps(bundle, indent=2) + "\n")
-    anchor = bundle["anchor"]
-    console.print(
-        f"wrote {output}: decision {decision_id[:16]}..., leaf "
-        f"{bundle['inclusion_proof']['leaf_index']} of {bundle['tree_head']['tree_size']}, "
-        f"anchored in {anchor['tx_hash']} on chain {anchor['chain_id']}",
-        highlight=False,
-    )
+    write_bundle(bundle, output, f"decision {decision_id[:16]}...")
 
 
 @app.command("verify")

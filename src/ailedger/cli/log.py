@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.console import Console
@@ -100,13 +100,7 @@ def proof(
             bundle = build_bundle(log, leaf_index, record_type)
         finally:
             log.close()
-    output.write_text(json.dumps(bundle, indent=2) + "\n")
-    console.print(
-        f"wrote {output}: {bundle['bundle_type']}, leaf {leaf_index} of "
-        f"{bundle['tree_head']['tree_size']}, anchored in {bundle['anchor']['tx_hash']} "
-        f"on chain {bundle['anchor']['chain_id']}",
-        highlight=False,
-    )
+    write_bundle(bundle, output, bundle["bundle_type"])
 
 
 @app.command("verify-proof")
@@ -128,6 +122,19 @@ def verify_proof(
     verdict = verify_bundle_file(bundle_file, pins, verify_bundle)
     report_verdict(
         verdict, f"{verdict.bundle_type} record {verdict.record_id or verdict.leaf_index}"
+    )
+
+
+def write_bundle(bundle: dict[str, Any], output: Path, subject: str) -> None:
+    """Write a proof bundle as `verify-proof` and `audit verify` read it, and say where
+    it is anchored."""
+    output.write_text(json.dumps(bundle, indent=2) + "\n")
+    anchor = bundle["anchor"]
+    console.print(
+        f"wrote {output}: {subject}, leaf "
+        f"{bundle['inclusion_proof']['leaf_index']} of {bundle['tree_head']['tree_size']}, "
+        f"anchored in {anchor['tx_hash']} on chain {anchor['chain_id']}",
+        highlight=False,
     )
 
 
