@@ -6,7 +6,7 @@ import copy
 import json
 
 import pytest
-from hypothesis import given
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from ailedger.core.identity import canonical_json
@@ -283,3 +283,13 @@ def test_record_kind_is_found_by_its_bundle_type():
     assert record_kind("test.reading/v1") is READING_KIND
     with pytest.raises(InvalidInputError, match="unknown bundle_type 'x/v9': expected one of"):
         record_kind("x/v9")
+
+
+@settings(max_examples=50, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(other=st.binary(max_size=64))
+def test_any_other_record_bytes_fail_at_the_leaf_hash(log, registry, other):
+    assume(other != RAW)
+    bundle = build_bundle(log, 6)
+    bundle["record"] = "0x" + other.hex()
+    verdict = verify_bundle(bundle, registry.chain)
+    assert (verdict.ok, verdict.checks[-1].name) == (False, "leaf_hash")
