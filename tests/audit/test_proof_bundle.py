@@ -377,3 +377,47 @@ def test_bundle_signed_by_an_unpinned_signer_fails(bundle, chain, registry, acco
     )
     verdict = verify_bundle(bundle, chain, Pins.from_trust_root(root, "trust root"))
     assert not verdict.ok and "is not a pinned signer then" in verdict.reason
+
+
+def _bundle_as_the_old_code_wrote_it(leaf_index: int, log) -> dict:
+    """``build_proof_bundle`` before the one proof format (commit ab7953f), verbatim but
+    for finding the covering head: the log here has exactly one anchored head."""
+    from ailedger.audit.record import DecisionRecord
+
+    record = DecisionRecord.from_bytes(log.record(leaf_index))
+    (signed,), (anchor,) = log.heads(), log.anchors()
+    return {
+        "bundle_type": "ailedger.audit.proof/v1",
+        "record": record.to_json_dict(),
+        "leaf_hash": "0x" + log.leaf_hash(leaf_index).hex(),
+        "inclusion_proof": log.inclusion_proof(leaf_index, signed.head.tree_size).to_dict(),
+        "tree_head": signed.to_dict(),
+        "anchor": anchor.to_dict(),
+    }
+
+
+def test_bundle_written_by_the_old_code_still_verifies(decided, log, index, chain):
+    decision = decided[3]
+    old = _bundle_as_the_old_code_wrote_it(decision.leaf_index, log)
+    old_text = json.dumps(old, indent=2) + "\n"  # as `audit proof` wrote it to a file
+    verdict = verify_bundle(json.loads(old_text), chain)
+    assert verdict.ok, verdict.reason
+    assert verdict.decision_id == decision.record.decision_id
+    new = build_proof_bundle(decision.record.decision_id, log, index)
+    assert json.dumps(new, indent=2) + "\n" == old_text  # byte for byte the same file
+
+
+def test_bundle_written_before_heads_had_key_epochs_still_verifies(bundle, chain):
+    # main's `audit proof` writes tree heads without "key_epoch" (epoch 0 then).
+    del bundle["tree_head"]["key_epoch"]
+    verdict = verify_bundle(json.loads(json.dumps(bundle)), chain)
+    assert verdict.ok, verdict.reason
+
+
+def test_decision_bundle_verifies_with_the_record_kind_agnostic_verifier(bundle, chain):
+    from ailedger.core.log import bundle as proof_bundle
+
+    verdict = proof_bundle.verify_bundle(bundle, chain)
+    assert verdict.ok, verdict.reason
+    assert verdict.bundle_type == "ailedger.audit.proof/v1"
+    assert verdict.record.decision_id == verdict.record_id == bundle["record"]["decision_id"]

@@ -203,3 +203,75 @@ def test_tampered_trust_root_is_refused(trust_file):
     result = runner.invoke(app, ["log", "verify", "--trust", str(trust_file)])
     assert isinstance(result.exception, IntegrityError)
     assert "not by its operator" in result.exception.message
+
+
+# --- `log proof` / `log verify-proof`: one proof format for any record --------------------------
+
+
+@pytest.fixture
+def proof_file(log_path, tmp_path):
+    path = tmp_path / "record7.json"
+    result = runner.invoke(app, ["log", "proof", "decisions", "7", "-o", str(path)])
+    assert result.exit_code == 0, result.output
+    assert "ailedger.log.raw-proof/v1, leaf 7 of 10" in result.output, result.output
+    return path
+
+
+def test_proof_of_any_record_verifies_for_a_stranger_with_the_published_trust_root(
+    proof_file, trust_file
+):
+    assert json.loads(proof_file.read_text())["record"] == "0x" + b"record 7".hex()
+    result = runner.invoke(
+        app, ["log", "verify-proof", str(proof_file), "--trust", str(trust_file)]
+    )
+    assert result.exit_code == 0, result.output
+    assert "VERIFIED: ailedger.log.raw-proof/v1 record 7" in result.output
+    assert f"identity pinned by trust root {trust_file}" in result.output
+
+
+def test_proof_of_a_record_changed_after_proving_is_not_verified(proof_file):
+    bundle = json.loads(proof_file.read_text())
+    bundle["record"] = "0x" + b"record 7: forged".hex()
+    proof_file.write_text(json.dumps(bundle))
+    result = runner.invoke(app, ["log", "verify-proof", str(proof_file)])
+    assert result.exit_code == 1
+    assert "NOT VERIFIED: leaf_hash: the record was altered" in result.output
+
+
+def test_proof_verified_against_another_operator_fails_identity(proof_file):
+    other = dev_accounts(6)[5].address
+    result = runner.invoke(app, ["log", "verify-proof", str(proof_file), "--operator", other])
+    assert result.exit_code == 1
+    assert "NOT VERIFIED: identity: identity differs from command-line pins" in result.output
+
+
+def test_proof_of_an_unanchored_record_is_not_found(log_path, tmp_path):
+    result = runner.invoke(app, ["log", "proof", "decisions", "11", "-o", str(tmp_path / "p")])
+    assert isinstance(result.exception, NotFoundError)
+    assert "log entry 11 is not anchored yet" in result.exception.message
+
+
+def test_proof_of_an_unknown_log_is_not_found_and_creates_no_file(log_path, settings, tmp_path):
+    result = runner.invoke(app, ["log", "proof", "nosuch", "0", "-o", str(tmp_path / "p")])
+    assert isinstance(result.exception, NotFoundError)
+    assert not (settings.home / "logs" / "nosuch.sqlite3").exists()
+
+
+def test_verify_proof_of_a_non_json_file_is_an_input_error(log_path, tmp_path):
+    path = tmp_path / "bundle.json"
+    path.write_text("{not json")
+    result = runner.invoke(app, ["log", "verify-proof", str(path)])
+    assert isinstance(result.exception, InvalidInputError)
+    assert "is not JSON" in result.exception.message
+
+
+def test_proof_of_a_kind_the_record_is_not_names_what_it_expected(log_path, tmp_path):
+    out = tmp_path / "p.json"
+    result = runner.invoke(
+        app, ["log", "proof", "decisions", "0", "-o", str(out), "--kind", "ailedger.log.proof/v1"]
+    )
+    assert isinstance(result.exception, InvalidInputError)
+    assert "record is not canonical JSON" in result.exception.message
+    result = runner.invoke(app, ["log", "proof", "decisions", "0", "-o", str(out), "--kind", "x"])
+    assert "unknown bundle_type 'x': expected one of" in result.exception.message
+    assert "ailedger.audit.proof/v1" in result.exception.message

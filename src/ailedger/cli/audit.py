@@ -33,6 +33,7 @@ def proof(
     """Write the self-contained proof bundle of DECISION_ID (record, proof, tree head, anchor)."""
     from ailedger.audit.proofs import build_proof_bundle
     from ailedger.audit.scenario import open_decision_index
+    from ailedger.cli.log import write_bundle
     from ailedger.core.log import TransparencyLog, open_store
 
     settings = Settings()
@@ -42,14 +43,7 @@ def proof(
             bundle = build_proof_bundle(decision_id, log, index)
     finally:
         log.close()
-    output.write_text(json.dumps(bundle, indent=2) + "\n")
-    anchor = bundle["anchor"]
-    console.print(
-        f"wrote {output}: decision {decision_id[:16]}..., leaf "
-        f"{bundle['inclusion_proof']['leaf_index']} of {bundle['tree_head']['tree_size']}, "
-        f"anchored in {anchor['tx_hash']} on chain {anchor['chain_id']}",
-        highlight=False,
-    )
+    write_bundle(bundle, output, f"decision {decision_id[:16]}...")
 
 
 @app.command("verify")
@@ -66,24 +60,12 @@ def verify(
     --operator/--registry/--log-id; the last check says what was verified against.
     """
     from ailedger.audit.verify import verify_bundle
-    from ailedger.core.chain import open_chain
+    from ailedger.cli.log import report_verdict, verify_bundle_file
     from ailedger.core.trust import load_pins
 
     pins = load_pins(trust, operator=operator, registry=registry, log_ids=log_id or ())
-    bundle = _read_json(bundle_file)
-    chain = open_chain(Settings(), read_only=True)
-    try:
-        verdict = verify_bundle(bundle, chain, pins)
-    finally:
-        chain.close()
-    for check in verdict.checks:
-        mark = "[green]ok[/]  " if check.ok else "[bold red]FAIL[/]"
-        console.print(f"{mark} {check.name:<14} {check.detail}", highlight=False)
-    if verdict.ok:
-        console.print(f"[bold green]VERIFIED[/]: decision {verdict.decision_id}", highlight=False)
-        return
-    console.print(f"[bold red]NOT VERIFIED[/]: {verdict.reason}", highlight=False)
-    raise typer.Exit(1)
+    verdict = verify_bundle_file(bundle_file, pins, verify_bundle)
+    report_verdict(verdict, f"decision {verdict.decision_id}")
 
 
 @app.command("check-promise")

@@ -39,6 +39,10 @@ Public API (stable; everything else in this package may change)::
     check_promise(signed, anchorer, inclusion_proof=None) -> PromiseCheck  # kept/pending/broken
     evidence(signed, check, checker) -> dict  # a broken promise, signed by the checker
     hash_leaf(data) -> bytes; verify_inclusion(...); verify_consistency(...)  # RFC 9162
+    # ailedger.core.log.bundle (imported by name: it reads contracts and trust):
+    build_bundle(log, leaf_index, kind=None) -> dict  # one proof format, any record kind
+    verify_bundle(bundle, chain, pins=None, *, kinds=None) -> Verdict(ok, checks, ...)
+    register_record_kind(RecordKind(bundle_type, noun, to_json, check)) -> RecordKind
     Errors: ProofError > InclusionProofError, ConsistencyProofError; LogTamperedError
             (all IntegrityError); bad arguments raise InvalidInputError / NotFoundError.
 
