@@ -60,6 +60,17 @@ def test_gap_then_lower_sequence_is_stale(store_settings):
         store.close()
 
 
+def test_reorder_window_admits_late_messages_but_never_a_replay(store_settings):
+    store = open_message_store(store_settings, schema=_schema())
+    try:
+        first = [_accepted("0xD", seq) for seq in (5, 3, 9)]
+        assert store.admit(first, window=4) == [None, None, None]
+        later = [_accepted("0xD", seq) for seq in (6, 3, 5, 4)]
+        assert store.admit(later, window=4) == [None, "replayed", "replayed", "stale_seq"]
+    finally:
+        store.close()
+
+
 def test_rejection_counts_add_up(store_settings):
     store = open_message_store(store_settings, schema=_schema())
     try:

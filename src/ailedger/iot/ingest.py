@@ -79,6 +79,9 @@ def message_record(signed: SignedMessage, codec: MessageCodec, received_at: int)
 class Ingester:
     """Checks device messages against the registry cache and stores the accepted ones.
 
+    ``reorder_window`` 0 accepts only a seq above the device's last accepted one;
+    ingesters sharing a subscription need a window (see ``MessageStore.admit``),
+    because the broker hands one device's messages to several of them.
     ``verify=False`` skips the registry and signature checks (benchmark baseline
     only). ``clock`` returns Unix seconds.
     """
@@ -90,6 +93,7 @@ class Ingester:
         store: MessageStore,
         *,
         max_skew_ms: int = DEFAULT_MAX_SKEW_MS,
+        reorder_window: int = 0,
         registry_refresh_seconds: float = 1.0,
         verify: bool = True,
         clock: Callable[[], float] = time.time,
@@ -102,6 +106,7 @@ class Ingester:
         self.registry = registry
         self.store = store
         self.max_skew_ms = max_skew_ms
+        self.reorder_window = reorder_window
         self.verify = verify
         self._refresh_seconds = registry_refresh_seconds
         self._clock = clock
@@ -143,7 +148,9 @@ class Ingester:
             )
             candidates.append((len(outcomes), accepted))
             outcomes.append(None)
-        stored = self.store.admit([accepted for _, accepted in candidates]) if candidates else []
+        stored = self.store.admit(
+            [accepted for _, accepted in candidates], window=self.reorder_window
+        )
         for (position, accepted), refusal in zip(candidates, stored, strict=True):
             if refusal is None:
                 outcomes[position] = Outcome(True, accepted.device, accepted.seq)
@@ -152,7 +159,8 @@ class Ingester:
                 detail = (
                     f"{reason}: seq {accepted.seq} of {accepted.device} is already stored"
                     if reason is RejectReason.REPLAYED
-                    else f"{reason}: seq {accepted.seq} is not above the last accepted one"
+                    else f"{reason}: seq {accepted.seq} is too far below the device's last "
+                    f"accepted one (reorder window {self.reorder_window})"
                 )
                 outcomes[position] = Outcome(False, accepted.device, accepted.seq, reason, detail)
         done = [outcome for outcome in outcomes if outcome is not None]

@@ -1,9 +1,9 @@
 """Accepted device messages and rejection counts, shared by every ingester of a fleet.
 
-Two guarantees hold across ingester processes because the database enforces
-them, not the process: (device, seq) is unique, and a device's last accepted
-sequence number only grows (an upsert that changes the row only when the new
-number is larger, under the row lock). SQLite in the data dir by default,
+Across ingester processes the database, not the process, keeps (device, seq)
+unique and each device's highest accepted sequence number, which only grows;
+how far below it a new message may be is the anti-replay window of
+:meth:`MessageStore.admit`. SQLite in the data dir by default,
 PostgreSQL schema ``iot`` when ``database_url`` is set.
 
 Each accepted row keeps the exact record bytes that go to the ``iot``
@@ -43,7 +43,7 @@ CREATE TABLE IF NOT EXISTS rejections (
     device TEXT NOT NULL, reason TEXT NOT NULL, count BIGINT NOT NULL,
     PRIMARY KEY (device, reason));
 """
-# Moves a device's last sequence number forward only; rowcount 0 means "not above".
+# Moves a device's highest accepted sequence number forward only.
 _ADVANCE = (
     "INSERT INTO last_seq (device, seq) VALUES ({p}, {p}) ON CONFLICT (device) DO UPDATE "
     "SET seq = excluded.seq WHERE last_seq.seq < excluded.seq"
@@ -95,23 +95,32 @@ class MessageStore:
     def _transaction(self) -> Iterator[Any]:
         raise NotImplementedError
 
-    def admit(self, messages: Sequence[Accepted]) -> list[str | None]:
-        """Store each message whose seq is above its device's last one, in one transaction.
+    def admit(self, messages: Sequence[Accepted], *, window: int = 0) -> list[str | None]:
+        """Store each message that is new and not too old, in one transaction.
 
-        Returns, per message, None when stored, ``"replayed"`` when (device, seq) is
-        already stored, or ``"stale_seq"`` when seq is not above the last accepted.
+        A message is new when (device, seq) is not stored (else ``"replayed"``); it is
+        too old when seq <= highest accepted seq of its device - ``window`` (then
+        ``"stale_seq"``). ``window`` 0 is the strict rule: above the last accepted.
+        A positive window is an anti-replay window (RFC 4303 3.4.3): several
+        ingesters of one shared subscription may store a device's messages slightly
+        out of order, and the unique (device, seq) still refuses every replay.
+        Returns None per stored message, else the reason.
         """
+        if not messages:
+            return []
         outcomes: list[str | None] = []
-        advance = self._sql(_ADVANCE)
+        highest = self._sql("SELECT seq FROM last_seq WHERE device = ?")
         insert = self._sql(
             "INSERT INTO messages (device, seq, type, timestamp, received_at, record) "
-            "VALUES (?, ?, ?, ?, ?, ?)"
+            "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (device, seq) DO NOTHING"
         )
         exists = self._sql("SELECT 1 FROM messages WHERE device = ? AND seq = ?")
+        advance = self._sql(_ADVANCE)
         with self._lock, self._transaction() as cursor:
             for message in messages:
-                cursor.execute(advance, (message.device, message.seq))
-                if cursor.rowcount != 1:
+                cursor.execute(highest, (message.device,))
+                row = cursor.fetchone()
+                if row is not None and message.seq <= row[0] - window:
                     cursor.execute(exists, (message.device, message.seq))
                     outcomes.append("replayed" if cursor.fetchone() else "stale_seq")
                     continue
@@ -126,6 +135,10 @@ class MessageStore:
                         message.record,
                     ),
                 )
+                if cursor.rowcount != 1:
+                    outcomes.append("replayed")
+                    continue
+                cursor.execute(advance, (message.device, message.seq))
                 outcomes.append(None)
         return outcomes
 
