@@ -137,9 +137,7 @@ class Ingester:
             try:
                 signed = self._check(payload, topic, now)
             except Rejected as rejected:
-                outcomes.append(
-                    Outcome(False, rejected.device, None, rejected.reason, str(rejected))
-                )
+                outcomes.append(_refused(rejected))
                 continue
             record = message_record(signed, self.codec, now)
             message = signed.message
@@ -169,6 +167,11 @@ class Ingester:
         )
         self.store.count_rejections(dict(rejected))
         return done
+
+    def refuse(self, rejected: Rejected) -> Outcome:
+        """Count a message refused before it reached :meth:`ingest_many` (e.g. cut off)."""
+        self.store.count_rejections({(rejected.device or "", str(rejected.reason)): 1})
+        return _refused(rejected)
 
     def _check(self, payload: bytes, topic: str | None, now: int) -> SignedMessage:
         signed = parse_message(payload)
@@ -212,6 +215,10 @@ class Ingester:
     def stats(self) -> dict[str, Any]:
         """Accepted per device and type, rejected per device and reason, and totals."""
         return fleet_stats(self.store)
+
+
+def _refused(rejected: Rejected) -> Outcome:
+    return Outcome(False, rejected.device, None, rejected.reason, str(rejected))
 
 
 def fleet_stats(store: MessageStore) -> dict[str, Any]:
