@@ -10,6 +10,7 @@ ingester would, and the outcomes are compared with the simulator's labels.
 from __future__ import annotations
 
 import threading
+import uuid
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
@@ -77,7 +78,7 @@ def run_scenario(
     steps: int = 288,
     seed: int = 0,
     faults: bool = True,
-    group: str = "ailedger",
+    group: str | None = None,
     log: bool = True,
 ) -> ScenarioResult:
     """Simulate ``devices`` (+1 revoked when ``faults``) for ``steps`` and ingest everything."""
@@ -93,7 +94,8 @@ def run_scenario(
     ingester = node.ingester()
     ingester.refresh()
     writer = node.log_writer() if log else None
-    subscriber = transport.subscriber(group)
+    # A group of its own: the outcomes are counted here, so no other ingester may take a share.
+    subscriber = transport.subscriber(group or f"simulation-{uuid.uuid4().hex[:12]}")
     publisher = transport.publisher()
     counts: Counter[str] = Counter()
     target: list[int | None] = [None]

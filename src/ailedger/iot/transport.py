@@ -194,19 +194,21 @@ class MqttPublisher:
 class MqttSubscriber:
     """A member of ingester group ``group`` on the fleet's shared subscription.
 
-    The session outlives the connection (clean start off, session expiry set),
-    so with a fixed ``client_id`` a restarted ingester gets what it had not
-    acknowledged.
+    With a fixed ``client_id`` the session outlives the connection (clean start
+    off, session expiry set), so a restarted ingester gets what it had not
+    acknowledged. Without one the session ends with the connection: an offline
+    persistent member would keep receiving its share of the group's messages.
     """
 
     def __init__(self, transport: MqttTransport, group: str, *, client_id: str | None) -> None:
         self._queue: queue.SimpleQueue[Delivery] = queue.SimpleQueue()
+        persistent = client_id is not None
         client_id = client_id or f"ailedger-ingest-{group}-{uuid.uuid4().hex[:8]}"
         self._client = transport._client(client_id, manual_ack=True)
         self._client.on_message = self._on_message
         subscribed = threading.Event()
         self._client.on_subscribe = lambda *_args: subscribed.set()
-        transport._connect(self._client, clean_start=False)
+        transport._connect(self._client, clean_start=not persistent)
         self._client.subscribe(shared_subscription(group), options=SubscribeOptions(qos=1))
         if not subscribed.wait(10):
             raise TransportError(f"the {transport.description} did not confirm the subscription")
