@@ -42,7 +42,7 @@ def test_simulation_over_mosquitto_accounts_for_every_message(fleet):
     require_service("Mosquitto", "127.0.0.1", 1883)
     transport = MqttTransport("mqtt://127.0.0.1:1883")
     result = run_scenario(
-        fleet.node, transport, fleet.owner, devices=3, steps=100, seed=11, group="simtest"
+        fleet.node, transport, fleet.owner, devices=3, steps=100, seed=11
     )
     assert result.accounted, (result.outcomes, result.report.to_dict())
 
