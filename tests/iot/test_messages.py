@@ -62,3 +62,26 @@ def test_action_round_trips():
     codec = MessageCodec(DOMAIN)
     signed = codec.sign(DEVICE, Action(DEVICE.address, 9, 5, "compressor-restart", b"\x01" * 32, 8))
     assert parse_message(signed.to_bytes()) == signed
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    raw=st.binary(min_size=20, max_size=20),
+    case=st.sampled_from(["lower", "upper", "checksum", "flip"]),
+)
+def test_cached_checksum_matches_eth_utils(raw, case):
+    from eth_utils import is_checksum_address, to_checksum_address
+
+    from ailedger.iot import checksum_address
+
+    canonical = to_checksum_address(raw)
+    body = canonical[2:]
+    text = {
+        "lower": body.lower(),
+        "upper": body.upper(),
+        "checksum": body,
+        "flip": body.swapcase(),
+    }[case]
+    address = "0x" + text
+    valid = text in (body.lower(), body.upper()) or is_checksum_address(address)
+    assert checksum_address(address) == (canonical if valid else None)

@@ -41,9 +41,7 @@ def test_detector_fires_on_failures_and_devices_sign_actions(fleet):
 def test_simulation_over_mosquitto_accounts_for_every_message(fleet):
     require_service("Mosquitto", "127.0.0.1", 1883)
     transport = MqttTransport("mqtt://127.0.0.1:1883")
-    result = run_scenario(
-        fleet.node, transport, fleet.owner, devices=3, steps=100, seed=11
-    )
+    result = run_scenario(fleet.node, transport, fleet.owner, devices=3, steps=100, seed=11)
     assert result.accounted, (result.outcomes, result.report.to_dict())
 
 

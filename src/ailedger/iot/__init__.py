@@ -22,6 +22,7 @@ from ailedger.iot.messages import (
     Rejected,
     RejectReason,
     SignedMessage,
+    checksum_address,
     parse_message,
 )
 from ailedger.iot.registry import (
@@ -52,6 +53,7 @@ __all__ = [
     "RejectReason",
     "Rejected",
     "SignedMessage",
+    "checksum_address",
     "device_of_topic",
     "device_topic",
     "ensure_device_registry",

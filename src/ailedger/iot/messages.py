@@ -21,10 +21,10 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import lru_cache
 from typing import Any
 
 from eth_account.signers.local import LocalAccount
-from eth_utils import is_checksum_address, to_checksum_address
 
 from ailedger.contracts.typed_data import ACTION_TYPES, READING_TYPES
 from ailedger.core.identity import Domain, TypeFields, canonical_json
@@ -40,6 +40,7 @@ __all__ = [
     "RejectReason",
     "Rejected",
     "SignedMessage",
+    "checksum_address",
     "parse_message",
 ]
 
@@ -296,16 +297,35 @@ def _only(data: dict[str, Any], allowed: set[str]) -> None:
 
 
 def _address(value: object) -> str:
-    if isinstance(value, str) and len(value) == 42 and value.startswith("0x"):
-        try:
-            bytes.fromhex(value[2:])
-        except ValueError:
-            pass
-        else:
-            body = value[2:]
-            if body in (body.lower(), body.upper()) or is_checksum_address(value):
-                return to_checksum_address(value)
-    raise Rejected(RejectReason.MALFORMED, f"device: expected a 0x address, got {value!r}")
+    checksummed = checksum_address(value) if isinstance(value, str) else None
+    if checksummed is None:
+        raise Rejected(RejectReason.MALFORMED, f"device: expected a 0x address, got {value!r}")
+    return checksummed
+
+
+@lru_cache(maxsize=1 << 16)
+def checksum_address(value: str) -> str | None:
+    """The EIP-55 form of ``value``, or None when it is no address or a wrong mixed case.
+
+    Cached: a fleet's addresses recur in every message, and eth_utils' version costs
+    more than the signature check.
+    """
+    if len(value) != 42 or not value.startswith(("0x", "0X")):
+        return None
+    body = value[2:]
+    try:
+        bytes.fromhex(body)
+    except ValueError:
+        return None
+    lower = body.lower()
+    digest = keccak256(lower.encode()).hex()
+    checksummed = "0x" + "".join(
+        char.upper() if int(nibble, 16) >= 8 else char
+        for char, nibble in zip(lower, digest, strict=False)
+    )
+    if body not in (lower, body.upper()) and checksummed[2:] != body:
+        return None
+    return checksummed
 
 
 def _uint64(data: dict[str, Any], field: str) -> int:

@@ -7,9 +7,10 @@ Ingesters of one group subscribe to ``$share/<group>/ailedger/iot/devices/+``
 
 from __future__ import annotations
 
-from eth_utils import is_hex_address, to_checksum_address
+from eth_utils import to_checksum_address
 
 from ailedger.errors import InvalidInputError
+from ailedger.iot.messages import checksum_address
 
 __all__ = ["TOPIC_PREFIX", "device_of_topic", "device_topic", "shared_subscription"]
 
@@ -25,8 +26,7 @@ def device_of_topic(topic: str) -> str | None:
     """The device a topic belongs to, or None when it is not a device topic."""
     if not topic.startswith(TOPIC_PREFIX):
         return None
-    address = topic[len(TOPIC_PREFIX) :]
-    return to_checksum_address(address) if is_hex_address(address) else None
+    return checksum_address(topic[len(TOPIC_PREFIX) :])
 
 
 def shared_subscription(group: str) -> str:

@@ -47,8 +47,9 @@ __all__ = [
 
 DEFAULT_MQTT_URL = "mqtt://127.0.0.1:1883"
 # Unacknowledged messages the broker may send one subscriber (MQTT 5 Receive Maximum); a
-# batch is acknowledged only once stored, so this bounds the batch size.
-RECEIVE_MAXIMUM = 2000
+# batch is acknowledged only once stored; beyond this (and the broker's queue of 1000) a
+# broker drops QoS 1 messages for a slow subscriber, so it is the protocol maximum.
+RECEIVE_MAXIMUM = 65535
 SESSION_EXPIRY_SECONDS = 3600
 
 
