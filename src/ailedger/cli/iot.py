@@ -22,16 +22,11 @@ DEFAULT_OWNER = "fleet-owner"
 
 @contextmanager
 def _node() -> Iterator:
-    from ailedger.iot.node import open_iot
+    from ailedger.iot.node import iot_session
     from ailedger.platform import Platform
 
-    with Platform.open(Settings()) as platform:
-        node = open_iot(platform)
-        try:
-            node.cache.sync()
-            yield node
-        finally:
-            node.close()
+    with Platform.open(Settings()) as platform, iot_session(platform) as node:
+        yield node
 
 
 def _owner(node, name: str):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,7 +16,7 @@ from ailedger.iot.registry import DeviceRegistryClient, RegistryCache, ensure_de
 from ailedger.iot.store import MessageStore, open_message_store
 from ailedger.platform import Platform
 
-__all__ = ["IOT_LOG", "IotNode", "open_iot"]
+__all__ = ["IOT_LOG", "IotNode", "iot_session", "open_iot"]
 
 IOT_LOG = "iot"
 
@@ -47,6 +49,17 @@ class IotNode:
     def close(self) -> None:
         self.cache.close()
         self.store.close()
+
+
+@contextmanager
+def iot_session(platform: Platform) -> Iterator[IotNode]:
+    """:func:`open_iot`, caught up with the registry's events, closed on exit."""
+    node = open_iot(platform)
+    try:
+        node.cache.sync()
+        yield node
+    finally:
+        node.close()
 
 
 def open_iot(platform: Platform) -> IotNode:

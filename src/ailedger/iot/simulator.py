@@ -238,6 +238,12 @@ class Simulator:
         if expected is not None:
             report.expected_rejections[expected] += 1
 
+    def _next_message(self, state: _DeviceState) -> tuple[int, int, str | None]:
+        """The device's next sequence number and timestamp, and the rejection that earns."""
+        state.seq += 1
+        timestamp, skewed = self._timestamp(state)
+        return state.seq, timestamp, skewed
+
     def _timestamp(self, state: _DeviceState) -> tuple[int, str | None]:
         if state.device.address in self.drifting:
             state.clock_offset_ms += self.drift_ms_per_step
@@ -271,11 +277,10 @@ class Simulator:
         publish: Callable[[str, bytes], None],
     ) -> None:
         celsius = self._temperature(state, step)
-        state.seq += 1
-        timestamp, skewed = self._timestamp(state)
+        seq, timestamp, skewed = self._next_message(state)
         reading = Reading(
             state.device.address,
-            state.seq,
+            seq,
             timestamp,
             (Measurement("temperature", round(celsius * 1000), "Cel"),),
             state.profile.location,
@@ -333,11 +338,10 @@ class Simulator:
         if kind is None:
             return
         state.cooldown = 12
-        state.seq += 1
-        timestamp, skewed = self._timestamp(state)
+        seq, timestamp, skewed = self._next_message(state)
         action = Action(
             state.device.address,
-            state.seq,
+            seq,
             timestamp,
             kind,
             state.detector.model_id,
@@ -365,11 +369,10 @@ class Simulator:
             old, old_skewed = rng.choice(state.history)
             self._send(state, old.to_bytes(), report, publish, old_skewed or "replayed")
         elif roll < 0.02:  # someone else's key signs in this device's name
-            state.seq += 1
-            timestamp, skewed = self._timestamp(state)
+            seq, timestamp, skewed = self._next_message(state)
             reading = Reading(
                 state.device.address,
-                state.seq,
+                seq,
                 timestamp,
                 (Measurement("temperature", 2000, "Cel"),),
             )

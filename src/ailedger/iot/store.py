@@ -67,16 +67,10 @@ class Accepted:
 
 
 @dataclass(frozen=True)
-class StoredMessage:
+class StoredMessage(Accepted):
     """A stored message; ``leaf_index`` is None until the log writer appended it."""
 
     id: int
-    device: str
-    seq: int
-    type: str
-    timestamp: int
-    received_at: int
-    record: bytes
     leaf_index: int | None
 
 
@@ -197,11 +191,11 @@ class MessageStore:
 
     def _messages(self, tail: str, params: tuple[Any, ...]) -> list[StoredMessage]:
         rows = self._rows(
-            "SELECT id, device, seq, type, timestamp, received_at, record, leaf_index "
+            "SELECT device, seq, type, timestamp, received_at, record, id, leaf_index "
             f"FROM messages {tail}",
             params,
         )
-        return [StoredMessage(*row[:6], bytes(row[6]), row[7]) for row in rows]
+        return [StoredMessage(*row[:5], bytes(row[5]), *row[6:]) for row in rows]
 
     def _rows(self, text: str, params: tuple[Any, ...] = ()) -> list[Any]:
         with self._lock:

@@ -7,8 +7,6 @@ request; they write nothing but the cache's catch-up with the chain.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse
@@ -17,7 +15,7 @@ from ailedger.api.deps import get_platform
 from ailedger.core.chain import to_checksum
 from ailedger.errors import NotFoundError
 from ailedger.iot import fleet_stats
-from ailedger.iot.node import IotNode, open_iot
+from ailedger.iot.node import iot_session
 from ailedger.platform import Platform
 from ailedger.web.charts import bar_chart, line_chart
 from ailedger.web.routes import templates
@@ -26,20 +24,10 @@ router = APIRouter(prefix="/ui/iot", include_in_schema=False)
 CHART_POINTS = 500
 
 
-@contextmanager
-def _node(platform: Platform) -> Iterator[IotNode]:
-    node = open_iot(platform)
-    try:
-        node.cache.sync()
-        yield node
-    finally:
-        node.close()
-
-
 @router.get("", response_class=HTMLResponse)
 def fleet_page(request: Request, platform: Platform = Depends(get_platform)) -> HTMLResponse:
     """Every device: kind, status, accepted and rejected messages; rejections by reason."""
-    with _node(platform) as node:
+    with iot_session(platform) as node:
         devices = node.cache.devices()
         stats = fleet_stats(node.store)
     totals = stats["totals"]
@@ -66,7 +54,7 @@ def device_page(
 ) -> HTMLResponse:
     """One device: its registry entry, counts by reason, its values with actions marked."""
     device = to_checksum(address, "address")
-    with _node(platform) as node:
+    with iot_session(platform) as node:
         info = node.cache.get(device)
         if info is None:
             raise NotFoundError(f"device {device} is not registered", field="address")
