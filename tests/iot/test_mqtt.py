@@ -112,3 +112,14 @@ def test_in_process_transport_runs_the_same_pipeline(fleet):
 def test_an_explicit_broker_url_that_does_not_answer_is_an_error():
     with pytest.raises(TransportError, match=r"no MQTT broker answers at mqtt://127\.0\.0\.1:9"):
         open_transport("mqtt://127.0.0.1:9")
+
+
+def test_without_a_broker_the_default_is_the_in_process_transport(monkeypatch):
+    monkeypatch.setattr(MqttTransport, "reachable", lambda self, timeout=1.0: False)
+    assert isinstance(open_transport(None), LocalTransport)
+
+
+def test_with_mosquitto_up_the_default_is_mqtt(broker):
+    transport = open_transport(None)
+    assert isinstance(transport, MqttTransport)
+    assert transport.description == "MQTT 5 broker at 127.0.0.1:1883"
