@@ -1,4 +1,4 @@
-"""SIGKILL an `ailedger iot ingest` process mid-stream: nothing acknowledged is lost, nothing doubled.
+"""SIGKILL an `iot ingest` process mid-stream: nothing acknowledged is lost, nothing doubled.
 
 QoS 1 with acknowledgements sent only after the store committed (and the log
 appended) means the broker redelivers whatever the killed ingester had not

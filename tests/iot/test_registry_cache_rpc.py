@@ -2,31 +2,24 @@
 
 from __future__ import annotations
 
-import os
-
 import pytest
 from eth_account import Account
 
 from ailedger.core.chain import AddressBook, RpcChain, dev_accounts
-from ailedger.core.chain.anvil import ANVIL_IN_REPO, find_anvil, run_anvil
 from ailedger.iot import DeviceStatus, RegistryCache, ensure_device_registry
 
 pytestmark = pytest.mark.slow
+# The chain suite's session-scoped anvil fixture (skips locally, fails in CI without anvil).
+pytest_plugins = ["tests.core.chain.conftest"]
 
 
 @pytest.fixture
-def rpc_chain():
-    if find_anvil() is None:
-        message = f"anvil not found at {ANVIL_IN_REPO}; run scripts/ensure-system-deps.sh"
-        if os.environ.get("CI"):
-            pytest.fail(f"{message} (required in CI)")
-        pytest.skip(message)
-    with run_anvil(chain_id=31337) as url:
-        chain = RpcChain(url)
-        try:
-            yield chain
-        finally:
-            chain.close()
+def rpc_chain(anvil_url):
+    chain = RpcChain(anvil_url)
+    try:
+        yield chain
+    finally:
+        chain.close()
 
 
 def test_cache_follows_events_on_anvil_and_resumes_after_reopening(rpc_chain, tmp_path):
