@@ -2,23 +2,26 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 from eth_account import Account
 
 from ailedger.core.chain import AddressBook, RpcChain, dev_accounts
+from ailedger.core.chain.anvil import find_anvil, run_anvil
 from ailedger.iot import DeviceStatus, RegistryCache, ensure_device_registry
 
 pytestmark = pytest.mark.slow
-# The chain suite's session-scoped anvil fixture (skips locally, fails in CI without anvil).
-pytest_plugins = ["tests.core.chain.conftest"]
 
 
 @pytest.fixture
-def rpc_chain(anvil_url):
-    chain = RpcChain(anvil_url)
-    try:
+def rpc_chain():
+    # As the chain suite's anvil fixture (a conftest cannot be shared as a plugin here).
+    if find_anvil() is None:
+        (pytest.fail if os.environ.get("CI") else pytest.skip)("anvil not found")
+    with run_anvil(chain_id=31337) as url:
+        chain = RpcChain(url)
         yield chain
-    finally:
         chain.close()
 
 
