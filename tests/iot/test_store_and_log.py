@@ -6,6 +6,8 @@ import json
 import uuid
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ailedger.config import Settings
 from ailedger.core.log import hash_leaf
@@ -110,3 +112,35 @@ def test_crash_between_log_append_and_store_update_is_recovered(fleet):
     assert fleet.node.store.logged_count() == 2
     assert restarted.drain() == 0
     assert restarted.log.size == 2
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    seqs=st.lists(st.integers(0, 30), max_size=40),
+    window=st.integers(0, 5),
+    split=st.integers(1, 8),
+)
+def test_admit_matches_the_anti_replay_rule_in_any_batching(tmp_path_factory, seqs, window, split):
+    settings_ = Settings(home=tmp_path_factory.mktemp("prop"))
+    store = open_message_store(settings_, schema="prop")
+    try:
+        outcomes = []
+        for start in range(0, len(seqs), split):
+            outcomes += store.admit(
+                [_accepted("0xE", s) for s in seqs[start : start + split]], window=window
+            )
+        stored: set[int] = set()
+        for seq, outcome in zip(seqs, outcomes, strict=True):
+            expected = (
+                "replayed"
+                if seq in stored
+                else "stale_seq"
+                if stored and seq <= max(stored) - window
+                else None
+            )
+            assert outcome == expected
+            if outcome is None:
+                stored.add(seq)
+        assert store.message_count() == len(stored)
+    finally:
+        store.close()
