@@ -17,7 +17,7 @@ measurements = st.builds(
     Measurement,
     name=st.text(min_size=1, max_size=8),
     value=st.integers(min_value=-(2**255), max_value=2**255 - 1),
-    unit=st.text(min_size=1, max_size=5),
+    unit=st.text(min_size=1, max_size=4),  # at most 16 UTF-8 bytes, as the contract
 )
 readings = st.builds(
     Reading,
