@@ -35,6 +35,11 @@ class Settings(BaseSettings):
         default=None,
         description="Record store (AILEDGER_DATABASE_URL); unset means SQLite in the data dir.",
     )
+    mqtt_url: str | None = Field(
+        default=None,
+        description="MQTT broker for IoT (AILEDGER_MQTT_URL); unset means 127.0.0.1:1883 if it "
+        "answers, else an in-process transport.",
+    )
     password: str | None = Field(
         default=None,
         repr=False,

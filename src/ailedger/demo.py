@@ -134,11 +134,19 @@ def services_step(platform: Platform, console: Console) -> None:
     run_services_scenario(platform, console)
 
 
+def iot_step(platform: Platform, console: Console) -> None:
+    """A cold-chain fleet signs readings; ingestion refuses every forgery and replay."""
+    from ailedger.iot.demo import run_iot_scenario
+
+    run_iot_scenario(platform, console)
+
+
 STEPS: tuple[tuple[str, Step], ...] = (
     ("Foundation: chain, keys, ALT token", foundation_step),
     ("Auditable AI: credit decisions on a verifiable log", audit_step),
     ("Data marketplace: patients paid for every use of their data", market_step),
     ("Tokenized AI services: paid calls through payment channels", services_step),
+    ("Secure IoT: signed device readings, edge AI, replay-proof ingestion", iot_step),
 )
 
 

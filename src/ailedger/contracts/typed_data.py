@@ -10,17 +10,21 @@ from __future__ import annotations
 from ailedger.core.identity import Domain, TypeFields
 
 __all__ = [
+    "ACTION_TYPES",
     "ALT_TOKEN_DOMAIN_NAME",
     "ANCHOR_REGISTRY_DOMAIN_NAME",
     "DATA_MARKET_DOMAIN_NAME",
     "DELIVERY_TYPES",
+    "DEVICE_REGISTRY_DOMAIN_NAME",
     "PAYMENT_CHANNELS_DOMAIN_NAME",
     "PERMIT_TYPES",
+    "READING_TYPES",
     "TREE_HEAD_TYPES",
     "VOUCHER_TYPES",
     "alt_token_domain",
     "anchor_registry_domain",
     "data_market_domain",
+    "device_registry_domain",
     "payment_channels_domain",
 ]
 
@@ -93,3 +97,40 @@ DELIVERY_TYPES: TypeFields = {
 def data_market_domain(chain_id: int, market_address: str) -> Domain:
     """The domain of delivery acknowledgements for the DataMarket at ``market_address``."""
     return Domain(DATA_MARKET_DOMAIN_NAME, _VERSION, chain_id, market_address)
+
+
+DEVICE_REGISTRY_DOMAIN_NAME = "AILedger DeviceRegistry"
+
+# Field names and order must match MEASUREMENT_TYPEHASH, READING_TYPEHASH and ACTION_TYPEHASH
+# in DeviceRegistry.vy. A measurement's value is fixed point with three decimals; readings and
+# actions of one device share one growing sequence; location "" means none.
+READING_TYPES: TypeFields = {
+    "Reading": [
+        {"name": "device", "type": "address"},
+        {"name": "seq", "type": "uint64"},
+        {"name": "timestamp", "type": "uint64"},
+        {"name": "values", "type": "Measurement[]"},
+        {"name": "location", "type": "string"},
+    ],
+    "Measurement": [
+        {"name": "name", "type": "string"},
+        {"name": "value", "type": "int256"},
+        {"name": "unit", "type": "string"},
+    ],
+}
+
+ACTION_TYPES: TypeFields = {
+    "Action": [
+        {"name": "device", "type": "address"},
+        {"name": "seq", "type": "uint64"},
+        {"name": "timestamp", "type": "uint64"},
+        {"name": "kind", "type": "string"},
+        {"name": "modelId", "type": "bytes32"},
+        {"name": "triggerSeq", "type": "uint64"},
+    ]
+}
+
+
+def device_registry_domain(chain_id: int, registry_address: str) -> Domain:
+    """The domain of device readings and actions for the DeviceRegistry at ``registry_address``."""
+    return Domain(DEVICE_REGISTRY_DOMAIN_NAME, _VERSION, chain_id, registry_address)

@@ -11,20 +11,14 @@ check them against :func:`ailedger.core.identity.hash_typed` and the contracts.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from functools import lru_cache
 from typing import Any
 
-import coincurve
 from eth_account.signers.local import LocalAccount
-from eth_utils import to_checksum_address
-from sha3 import keccak_256
 
 from ailedger.core.identity import Domain, TypeFields
+from ailedger.core.identity.secp256k1 import keccak256, recover_digest, sign_digest
 from ailedger.errors import InvalidInputError
 
-SIGNATURE_LENGTH = 65
-_SECP256K1_N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
-_HALF_N = _SECP256K1_N // 2
 _STATIC_TYPES = {"uint256", "uint64", "bytes32", "address"}
 
 
@@ -45,14 +39,14 @@ class StructSigner:
         self._fields = [(f["name"], f["type"]) for f in fields]
         signature = ",".join(f"{typ} {name}" for name, typ in self._fields)
         self._prefix = b"\x19\x01" + domain.separator()
-        self._type_hash = _keccak(f"{primary_type}({signature})".encode())
+        self._type_hash = keccak256(f"{primary_type}({signature})".encode())
 
     def digest(self, message: Mapping[str, Any]) -> bytes:
         """The 32-byte EIP-712 digest of ``message``."""
         words = [self._type_hash]
         for name, typ in self._fields:
             words.append(_word(message.get(name), typ, f"{self.primary_type}.{name}"))
-        return _keccak(self._prefix + _keccak(b"".join(words)))
+        return keccak256(self._prefix + keccak256(b"".join(words)))
 
     def sign(self, account: LocalAccount, message: Mapping[str, Any]) -> bytes:
         """The 65-byte signature r || s || v (v = 27 or 28, low s) of ``account``."""
@@ -61,56 +55,6 @@ class StructSigner:
     def recover(self, message: Mapping[str, Any], signature: bytes) -> str:
         """The checksum address that signed ``message``; raises on a malformed signature."""
         return recover_digest(self.digest(message), signature)
-
-
-def sign_digest(account: LocalAccount, digest: bytes) -> bytes:
-    """Sign a 32-byte digest the way ``ecrecover`` and snekmate's ``ecdsa`` expect."""
-    raw = _private_key(bytes(account.key)).sign_recoverable(digest, hasher=None)
-    return raw[:64] + bytes([raw[64] + 27])
-
-
-def recover_digest(digest: bytes, signature: bytes) -> str:
-    """The address behind ``signature`` over ``digest``, checked as the contracts check it."""
-    if not isinstance(signature, bytes | bytearray) or len(signature) != SIGNATURE_LENGTH:
-        got = (
-            f"{len(signature)} bytes"
-            if isinstance(signature, bytes | bytearray)
-            else type(signature).__name__
-        )
-        raise InvalidInputError(
-            f"signature: expected {SIGNATURE_LENGTH} bytes, got {got}", field="signature"
-        )
-    v = signature[64]
-    if v not in (27, 28):
-        raise InvalidInputError(f"signature: expected v of 27 or 28, got {v}", field="signature")
-    # The contracts reject the high-s twin of a signature (malleability); so must we.
-    if int.from_bytes(signature[32:64], "big") > _HALF_N:
-        raise InvalidInputError(
-            "signature: s is in the upper half of the curve order", field="signature"
-        )
-    try:
-        public = coincurve.PublicKey.from_signature_and_message(
-            bytes(signature[:64]) + bytes([v - 27]), digest, hasher=None
-        )
-    except (ValueError, TypeError) as error:
-        raise InvalidInputError(
-            f"signature: not a valid secp256k1 signature ({error})", field="signature"
-        ) from None
-    return _address(public.format(compressed=False))
-
-
-@lru_cache(maxsize=1024)
-def _address(public_key: bytes) -> str:
-    return to_checksum_address(_keccak(public_key[1:])[-20:])
-
-
-def _keccak(data: bytes) -> bytes:
-    return keccak_256(data).digest()
-
-
-@lru_cache(maxsize=64)
-def _private_key(secret: bytes) -> coincurve.PrivateKey:
-    return coincurve.PrivateKey(secret)
 
 
 def _word(value: object, typ: str, field: str) -> bytes:

@@ -1,0 +1,119 @@
+"""`ailedger iot register|list|suspend|resume|revoke|simulate|ingest|stats`."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+
+import pytest
+from eth_account import Account
+from typer.testing import CliRunner
+
+from ailedger.cli.iot import app
+from ailedger.cli.main import main
+from ailedger.config import Settings
+from ailedger.iot import Measurement, Reading, device_topic
+from ailedger.iot.node import open_iot
+from ailedger.iot.transport import MqttTransport
+from ailedger.platform import Platform
+from tests.conftest import require_service
+
+FIRMWARE = "ab" * 32
+DEVICE = Account.from_key(b"\x41" * 32)
+
+
+@pytest.fixture
+def home(tmp_path, monkeypatch):
+    home = tmp_path / "home"
+    monkeypatch.setenv("AILEDGER_HOME", str(home))
+    monkeypatch.setenv("AILEDGER_KEYSTORE_SCRYPT_N", "16")
+    monkeypatch.setenv("AILEDGER_PASSWORD", "cli-password")
+    return home
+
+
+@pytest.fixture
+def runner() -> CliRunner:
+    return CliRunner()
+
+
+def _ok(runner, *args):
+    result = runner.invoke(app, list(args))
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def _devices(runner) -> dict:
+    return {row["device"]: row for row in json.loads(_ok(runner, "list", "--json"))}
+
+
+def test_register_then_list_shows_the_device(runner, home):
+    output = _ok(runner, "register", DEVICE.address, "--kind", "cold-room", "--firmware", FIRMWARE)
+    assert f"registered {DEVICE.address}" in output
+    row = _devices(runner)[DEVICE.address]
+    assert (row["kind"], row["status"], row["accepted"]) == ("cold-room", "active", 0)
+
+
+def test_suspend_resume_revoke_change_the_status(runner, home):
+    _ok(runner, "register", DEVICE.address, "--kind", "cold-room", "--firmware", FIRMWARE)
+    assert "suspended" in _ok(runner, "suspend", DEVICE.address)
+    assert "active" in _ok(runner, "resume", DEVICE.address)
+    assert "revoked" in _ok(runner, "revoke", DEVICE.address)
+    assert _devices(runner)[DEVICE.address]["status"] == "revoked"
+
+
+def _main(monkeypatch, capsys, *args: str) -> tuple[int, str]:
+    """Run the real entry point: errors become one line on stderr and exit status 1."""
+    monkeypatch.setattr("sys.argv", ["ailedger", "iot", *args])
+    with pytest.raises(SystemExit) as exited:
+        main()
+    return exited.value.code, capsys.readouterr().err
+
+
+def test_bad_firmware_is_one_line_and_exit_1(home, monkeypatch, capsys):
+    code, err = _main(
+        monkeypatch, capsys, "register", DEVICE.address, "--kind", "x", "--firmware", "zz"
+    )
+    assert code == 1
+    assert err.count("\n") == 1
+    assert "firmware: expected the SHA-256 as 64 hex digits" in err
+
+
+def test_revoking_twice_names_the_contracts_reason(home, runner, monkeypatch, capsys):
+    _ok(runner, "register", DEVICE.address, "--kind", "cold-room", "--firmware", FIRMWARE)
+    _ok(runner, "revoke", DEVICE.address)
+    code, err = _main(monkeypatch, capsys, "revoke", DEVICE.address)
+    assert code == 1
+    assert "revoke: device is already revoked" in err
+
+
+def test_simulate_reports_accounting_and_detector(runner, home):
+    output = _ok(runner, "simulate", "--devices", "2", "--steps", "60", "--json")
+    result = json.loads(output)
+    assert result["accounted"] is True
+    assert result["simulation"]["published"] == sum(result["ingested"].values())
+    stats = json.loads(_ok(runner, "stats", "--json"))
+    assert stats["totals"]["accepted"]["reading"] > 0
+
+
+def test_ingest_resumes_its_session_and_stores_what_was_published(runner, home):
+    require_service("Mosquitto", "127.0.0.1", 1883)
+    _ok(runner, "register", DEVICE.address, "--kind", "cold-room", "--firmware", FIRMWARE)
+    group, client = "cli" + uuid.uuid4().hex[:8], "cli-" + uuid.uuid4().hex[:8]
+    options = ["--group", group, "--client-id", client]
+    _ok(runner, "ingest", *options, "--idle-seconds", "0.2")  # creates the session
+    with Platform.open(Settings()) as platform:
+        node = open_iot(platform)
+        codec = node.codec
+        node.close()
+    publisher = MqttTransport().publisher()
+    for seq in (1, 2, 3):
+        reading = Reading(
+            DEVICE.address, seq, int(time.time() * 1000), (Measurement("t", 1, "Cel"),)
+        )
+        publisher.publish(device_topic(DEVICE.address), codec.sign(DEVICE, reading).to_bytes())
+    publisher.publish(device_topic(DEVICE.address), b"junk")
+    publisher.close()
+    output = _ok(runner, "ingest", *options, "--until", "4")
+    assert "accepted 3" in output and "malformed" in output
+    assert _devices(runner)[DEVICE.address]["accepted"] == 3
