@@ -11,7 +11,6 @@ any JSON-RPC chain (it only uses ``Chain.get_logs``).
 
 from __future__ import annotations
 
-import sqlite3
 import threading
 from dataclasses import dataclass, replace
 from enum import IntEnum
@@ -23,6 +22,7 @@ from ailedger import contracts
 from ailedger.contracts.typed_data import device_registry_domain
 from ailedger.core.chain import AddressBook, Chain, Contract, Receipt, ensure_deployed
 from ailedger.core.identity import Domain
+from ailedger.core.storage.sqlite import SqliteFile
 from ailedger.errors import InvalidInputError, NotFoundError, RevertError
 
 __all__ = [
@@ -148,10 +148,8 @@ class RegistryCache:
 
     def __init__(self, registry: DeviceRegistryClient, path: Path | str) -> None:
         self.registry = registry
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA busy_timeout=10000")
+        file = SqliteFile(path, "device registry cache", "delete it: it is rebuilt from the chain")
+        self._db = file.connect(synchronous="NORMAL", busy_timeout=10.0)
         self._db.executescript(
             """
             CREATE TABLE IF NOT EXISTS devices (

@@ -14,7 +14,6 @@ and :meth:`MessageStore.mark_logged` let one log writer drain them in order.
 from __future__ import annotations
 
 import contextlib
-import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -22,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from ailedger.config import Settings
+from ailedger.core.storage.sqlite import SqliteFile
 from ailedger.errors import InvalidInputError
 
 __all__ = ["Accepted", "MessageStore", "StoredMessage", "open_message_store"]
@@ -207,10 +207,10 @@ class MessageStore:
 
 class _SqliteMessageStore(MessageStore):
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        connection = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
-        connection.execute("PRAGMA journal_mode=WAL")
-        connection.execute("PRAGMA busy_timeout=30000")
+        # NORMAL, as the logs: a stored message survives a killed process before the
+        # broker hears its acknowledgement.
+        file = SqliteFile(path, "IoT message store")
+        connection = file.connect(synchronous="NORMAL", busy_timeout=30.0)
         connection.executescript(
             _SCHEMA.format(serial="INTEGER PRIMARY KEY AUTOINCREMENT", blob="BLOB")
         )
