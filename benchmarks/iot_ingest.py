@@ -50,7 +50,9 @@ def _publisher(chain_id: int, registry: str, seed: int, group_hint: str) -> None
         seq = index // DEVICES + 1
         values = (Measurement("temperature", 3000 + index % 500, "Cel"),)
         signed = codec.sign(device.account, Reading(device.address, seq, now, values))
-        messages.append((device_topic(device.address), signed.to_bytes()))
+        messages.append(
+            (device_topic(codec.domain.verifying_contract, device.address), signed.to_bytes())
+        )
     publisher = MqttTransport(MQTT_URL).publisher()
     print("ready", flush=True)
     sys.stdin.readline()
@@ -81,7 +83,7 @@ def _one_run(verify: bool, seed: int) -> dict[str, float]:
             ingester.refresh()
             writer = node.log_writer()
             group = f"bench-{seed}-{int(verify)}-{time.time_ns()}"
-            subscriber = MqttTransport(MQTT_URL).subscriber(group)
+            subscriber = MqttTransport(MQTT_URL).subscriber(group, node.registry.address)
             publisher = subprocess.Popen(
                 [sys.executable, "-m", "benchmarks.iot_ingest", "publish",
                  str(platform.chain.chain_id), node.registry.address, str(seed), group],

@@ -111,8 +111,11 @@ def test_ingest_resumes_its_session_and_stores_what_was_published(runner, home):
         reading = Reading(
             DEVICE.address, seq, int(time.time() * 1000), (Measurement("t", 1, "Cel"),)
         )
-        publisher.publish(device_topic(DEVICE.address), codec.sign(DEVICE, reading).to_bytes())
-    publisher.publish(device_topic(DEVICE.address), b"junk")
+        publisher.publish(
+            device_topic(codec.domain.verifying_contract, DEVICE.address),
+            codec.sign(DEVICE, reading).to_bytes(),
+        )
+    publisher.publish(device_topic(codec.domain.verifying_contract, DEVICE.address), b"junk")
     publisher.close()
     output = _ok(runner, "ingest", *options, "--until", "4")
     assert "accepted 3" in output and "malformed" in output

@@ -11,7 +11,7 @@ from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from eth_utils import keccak
 
-from ailedger.iot import Ingester, Measurement, Reading, SignedMessage
+from ailedger.iot import Ingester, Measurement, Reading, SignedMessage, device_topic
 from ailedger.iot.node import IotNode, open_iot
 from ailedger.platform import Platform
 
@@ -32,6 +32,14 @@ class Fleet:
     ) -> Reading:
         values = (Measurement("temperature", round(celsius * 1000), "Cel"),)
         return Reading(device.address, seq, timestamp, values)
+
+    @property
+    def registry(self) -> str:
+        """The fleet's DeviceRegistry: its address scopes the fleet's MQTT topics."""
+        return self.node.registry.address
+
+    def topic(self, device: LocalAccount) -> str:
+        return device_topic(self.registry, device.address)
 
     def signed(self, device: LocalAccount, seq: int, **kwargs) -> SignedMessage:
         return self.node.codec.sign(device, self.reading(device, seq, **kwargs))

@@ -64,7 +64,10 @@ def test_killed_ingester_loses_and_doubles_nothing(settings):
         device = DEVICES[index % len(DEVICES)]
         values = (Measurement("temperature", index, "Cel"),)
         reading = Reading(device.address, index // len(DEVICES) + 1, now, values)
-        publisher.publish(device_topic(device.address), codec.sign(device, reading).to_bytes())
+        publisher.publish(
+            device_topic(codec.domain.verifying_contract, device.address),
+            codec.sign(device, reading).to_bytes(),
+        )
     publisher.close()
     store = open_message_store(settings)
     try:

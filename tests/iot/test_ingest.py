@@ -9,7 +9,7 @@ from eth_account import Account
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ailedger.iot import MAX_PAYLOAD_BYTES, RejectReason, device_topic
+from ailedger.iot import MAX_PAYLOAD_BYTES, RejectReason
 
 from .conftest import NOW_MS
 
@@ -25,9 +25,7 @@ def _state(fleet) -> tuple:
 
 def test_valid_reading_is_accepted_and_stored(fleet):
     device = fleet.devices[0]
-    outcome = fleet.ingester().ingest(
-        _payload(fleet.signed(device, 1)), device_topic(device.address)
-    )
+    outcome = fleet.ingester().ingest(_payload(fleet.signed(device, 1)), fleet.topic(device))
     assert outcome.accepted, outcome
     stored = fleet.node.store.find(device.address, 1)
     assert stored is not None and stored.type == "reading"
@@ -196,7 +194,7 @@ def test_oversized_payload_is_rejected(fleet):
 def test_wrong_topic_for_the_device_is_rejected(fleet):
     device, other = fleet.devices[0], fleet.devices[1]
     payload = _payload(fleet.signed(device, 1))
-    _rejected(fleet, payload, RejectReason.WRONG_TOPIC, topic=device_topic(other.address))
+    _rejected(fleet, payload, RejectReason.WRONG_TOPIC, topic=fleet.topic(other))
     _rejected(fleet, payload, RejectReason.WRONG_TOPIC, topic="ailedger/iot/other")
 
 
@@ -221,7 +219,7 @@ def test_rejections_are_counted_per_device_and_reason(fleet):
 @given(payload=st.binary(max_size=600) | st.text(max_size=300).map(str.encode))
 def test_arbitrary_bytes_never_crash_and_store_nothing(fleet, payload):
     before = _state(fleet)
-    outcome = fleet.ingester().ingest(payload, device_topic(fleet.devices[0].address))
+    outcome = fleet.ingester().ingest(payload, fleet.topic(fleet.devices[0]))
     assert not outcome.accepted and outcome.reason is not None
     assert _state(fleet) == before
 

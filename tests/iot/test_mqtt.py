@@ -24,16 +24,16 @@ def _group() -> str:
 
 
 def test_readings_over_mqtt_are_ingested_and_bad_ones_counted(fleet, broker):
-    subscriber = broker.subscriber(_group())
+    subscriber = broker.subscriber(_group(), fleet.registry)
     publisher = broker.publisher()
     device, other = fleet.devices[0], fleet.devices[1]
     good = [fleet.signed(device, seq).to_bytes() for seq in range(1, 21)]
     for payload in good:
-        publisher.publish(device_topic(device.address), payload)
-    publisher.publish(device_topic(device.address), good[0])  # replay
-    publisher.publish(device_topic(other.address), fleet.signed(device, 50).to_bytes())  # topic
-    publisher.publish(device_topic(device.address), b"x" * (MAX_PAYLOAD_BYTES + 1))
-    publisher.publish(device_topic(device.address), b"{not json")
+        publisher.publish(fleet.topic(device), payload)
+    publisher.publish(fleet.topic(device), good[0])  # replay
+    publisher.publish(fleet.topic(other), fleet.signed(device, 50).to_bytes())  # topic
+    publisher.publish(fleet.topic(device), b"x" * (MAX_PAYLOAD_BYTES + 1))
+    publisher.publish(fleet.topic(device), b"{not json")
     publisher.flush()
     totals = run_ingester(subscriber, fleet.ingester(), fleet.node.log_writer(), until=24)
     subscriber.close()
@@ -46,12 +46,15 @@ def test_readings_over_mqtt_are_ingested_and_bad_ones_counted(fleet, broker):
 
 def test_shared_subscription_splits_a_fleet_between_ingesters_exactly_once(fleet, broker):
     group = _group()
-    subscribers = [broker.subscriber(group), broker.subscriber(group)]
+    subscribers = [
+        broker.subscriber(group, fleet.registry),
+        broker.subscriber(group, fleet.registry),
+    ]
     publisher = broker.publisher()
     expected = 0
     for device in fleet.devices:
         for seq in range(1, 41):
-            publisher.publish(device_topic(device.address), fleet.signed(device, seq).to_bytes())
+            publisher.publish(fleet.topic(device), fleet.signed(device, seq).to_bytes())
             expected += 1
     publisher.flush()
     stop = threading.Event()
@@ -81,17 +84,17 @@ def test_shared_subscription_splits_a_fleet_between_ingesters_exactly_once(fleet
 
 def test_unacknowledged_messages_are_redelivered_to_a_restarted_ingester(fleet, broker):
     group, client_id = _group(), "ingester-" + uuid.uuid4().hex[:8]
-    first = broker.subscriber(group, client_id=client_id)
+    first = broker.subscriber(group, fleet.registry, client_id=client_id)
     publisher = broker.publisher()
     device = fleet.devices[0]
     for seq in range(1, 6):
-        publisher.publish(device_topic(device.address), fleet.signed(device, seq).to_bytes())
+        publisher.publish(fleet.topic(device), fleet.signed(device, seq).to_bytes())
     publisher.flush()
     received = []
     while len(received) < 5:
         received += first.receive(5, timeout=1.0)  # received, never stored nor acknowledged
     first.close()
-    again = broker.subscriber(group, client_id=client_id)
+    again = broker.subscriber(group, fleet.registry, client_id=client_id)
     totals = run_ingester(again, fleet.ingester(), until=5)
     again.close()
     publisher.close()
@@ -100,11 +103,11 @@ def test_unacknowledged_messages_are_redelivered_to_a_restarted_ingester(fleet, 
 
 def test_in_process_transport_runs_the_same_pipeline(fleet):
     transport = LocalTransport()
-    subscriber = transport.subscriber("demo")
+    subscriber = transport.subscriber("demo", fleet.registry)
     publisher = transport.publisher()
     device = fleet.devices[2]
     for seq in range(1, 4):
-        publisher.publish(device_topic(device.address), fleet.signed(device, seq).to_bytes())
+        publisher.publish(fleet.topic(device), fleet.signed(device, seq).to_bytes())
     totals = run_ingester(subscriber, fleet.ingester(), until=3)
     assert totals.accepted == 3
 
@@ -123,3 +126,27 @@ def test_with_mosquitto_up_the_default_is_mqtt(broker):
     transport = open_transport(None)
     assert isinstance(transport, MqttTransport)
     assert transport.description == "MQTT 5 broker at 127.0.0.1:1883"
+
+
+@pytest.mark.parametrize("transport", ["mqtt", "in-process"])
+def test_fleets_sharing_a_broker_never_receive_each_others_messages(fleet, transport):
+    if transport == "mqtt":
+        require_service("Mosquitto", "127.0.0.1", 1883)
+    shared = MqttTransport("mqtt://127.0.0.1:1883") if transport == "mqtt" else LocalTransport()
+    other_fleet = "0x" + "12" * 20
+    group = _group()  # the same group name in both fleets
+    ours, theirs = shared.subscriber(group, fleet.registry), shared.subscriber(group, other_fleet)
+    publisher = shared.publisher()
+    device = fleet.devices[0].address
+    publisher.publish(device_topic(other_fleet, device), b"theirs")
+    publisher.publish(fleet.topic(fleet.devices[0]), b"ours")
+    publisher.flush()
+    received = {}
+    for name, subscriber in (("ours", ours), ("theirs", theirs)):
+        deliveries = subscriber.receive(10, 2.0)
+        for delivery in deliveries:
+            delivery.ack()
+        received[name] = [delivery.payload for delivery in deliveries]
+        subscriber.close()
+    publisher.close()
+    assert received == {"ours": [b"ours"], "theirs": [b"theirs"]}

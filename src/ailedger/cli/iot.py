@@ -218,7 +218,7 @@ def ingest(
     with _node() as node:
         ingester = node.ingester(reorder_window=reorder_window)
         writer = node.log_writer() if log else None
-        subscriber = transport.subscriber(group, client_id=client_id)
+        subscriber = transport.subscriber(group, node.registry.address, client_id=client_id)
         console.print(f"ingesting from the {transport.description}, group {group}")
         try:
             totals = run_ingester(

@@ -9,7 +9,7 @@ Public API (everything else in this package may change)::
     open_message_store(settings) -> MessageStore            # unique (device, seq)
     Ingester(codec, cache, store, max_skew_ms=...).ingest_many([(payload, topic)])
     LogWriter(store, log).drain()                           # accepted messages -> `iot` log
-    device_topic(device); shared_subscription(group)
+    device_topic(registry, device); shared_subscription(group, registry)
 """
 
 from ailedger.iot.ingest import DEFAULT_MAX_SKEW_MS, Ingester, LogWriter, Outcome, fleet_stats

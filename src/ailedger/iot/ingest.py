@@ -176,7 +176,10 @@ class Ingester:
     def _check(self, payload: bytes, topic: str | None, now: int) -> SignedMessage:
         signed = parse_message(payload)
         device = signed.device
-        if topic is not None and device_of_topic(topic) != device:
+        if (
+            topic is not None
+            and device_of_topic(self.codec.domain.verifying_contract, topic) != device
+        ):
             raise Rejected(
                 RejectReason.WRONG_TOPIC,
                 f"message of {device} arrived on topic {topic!r}",

@@ -95,7 +95,9 @@ def run_scenario(
     ingester.refresh()
     writer = node.log_writer() if log else None
     # A group of its own: the outcomes are counted here, so no other ingester may take a share.
-    subscriber = transport.subscriber(group or f"simulation-{uuid.uuid4().hex[:12]}")
+    subscriber = transport.subscriber(
+        group or f"simulation-{uuid.uuid4().hex[:12]}", node.registry.address
+    )
     publisher = transport.publisher()
     counts: Counter[str] = Counter()
     target: list[int | None] = [None]

@@ -233,7 +233,7 @@ class Simulator:
     ) -> None:
         if expected is None and state.device.address in self.revoked:
             expected = "revoked_device"
-        publish(device_topic(state.device.address), payload)
+        publish(device_topic(self.codec.domain.verifying_contract, state.device.address), payload)
         report.published += 1
         if expected is not None:
             report.expected_rejections[expected] += 1

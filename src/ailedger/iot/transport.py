@@ -32,7 +32,7 @@ from paho.mqtt.properties import Properties
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from ailedger.errors import AILedgerError, InvalidInputError
-from ailedger.iot.topics import TOPIC_PREFIX, shared_subscription
+from ailedger.iot.topics import shared_subscription
 
 __all__ = [
     "DEFAULT_MQTT_URL",
@@ -86,7 +86,9 @@ class Transport(Protocol):
 
     def publisher(self) -> Publisher: ...
 
-    def subscriber(self, group: str, *, client_id: str | None = None) -> Subscriber: ...
+    def subscriber(
+        self, group: str, registry: str, *, client_id: str | None = None
+    ) -> Subscriber: ...
 
 
 # --- MQTT -------------------------------------------------------------------------------------
@@ -122,8 +124,10 @@ class MqttTransport:
     def publisher(self) -> MqttPublisher:
         return MqttPublisher(self)
 
-    def subscriber(self, group: str, *, client_id: str | None = None) -> MqttSubscriber:
-        return MqttSubscriber(self, group, client_id=client_id)
+    def subscriber(
+        self, group: str, registry: str, *, client_id: str | None = None
+    ) -> MqttSubscriber:
+        return MqttSubscriber(self, group, registry, client_id=client_id)
 
     def _client(self, client_id: str, *, manual_ack: bool = False) -> mqtt.Client:
         client = mqtt.Client(
@@ -193,7 +197,8 @@ class MqttPublisher:
 
 
 class MqttSubscriber:
-    """A member of ingester group ``group`` on the fleet's shared subscription.
+    """A member of ingester group ``group`` on the shared subscription of the fleet in
+    ``registry``.
 
     With a fixed ``client_id`` the session outlives the connection (clean start
     off, session expiry set), so a restarted ingester gets what it had not
@@ -201,7 +206,9 @@ class MqttSubscriber:
     persistent member would keep receiving its share of the group's messages.
     """
 
-    def __init__(self, transport: MqttTransport, group: str, *, client_id: str | None) -> None:
+    def __init__(
+        self, transport: MqttTransport, group: str, registry: str, *, client_id: str | None
+    ) -> None:
         self._queue: queue.SimpleQueue[Delivery] = queue.SimpleQueue()
         persistent = client_id is not None
         client_id = client_id or f"ailedger-ingest-{group}-{uuid.uuid4().hex[:8]}"
@@ -210,7 +217,9 @@ class MqttSubscriber:
         subscribed = threading.Event()
         self._client.on_subscribe = lambda *_args: subscribed.set()
         transport._connect(self._client, clean_start=not persistent)
-        self._client.subscribe(shared_subscription(group), options=SubscribeOptions(qos=1))
+        self._client.subscribe(
+            shared_subscription(group, registry), options=SubscribeOptions(qos=1)
+        )
         if not subscribed.wait(10):
             raise TransportError(f"the {transport.description} did not confirm the subscription")
 
@@ -246,19 +255,22 @@ class LocalTransport:
     def publisher(self) -> _LocalPublisher:
         return _LocalPublisher(self)
 
-    def subscriber(self, group: str, *, client_id: str | None = None) -> _LocalSubscriber:
-        shared_subscription(group)  # the same rule for group names
+    def subscriber(
+        self, group: str, registry: str, *, client_id: str | None = None
+    ) -> _LocalSubscriber:
+        subscription = shared_subscription(group, registry)  # the same rules as MQTT's
         with self._lock:
-            group_queue = self._groups.setdefault(group, queue.SimpleQueue())
+            group_queue = self._groups.setdefault(subscription, queue.SimpleQueue())
         return _LocalSubscriber(group_queue)
 
     def _deliver(self, topic: str, payload: bytes) -> None:
-        if not topic.startswith(TOPIC_PREFIX):
-            return  # like a broker: nobody subscribed to it
         with self._lock:
-            queues = list(self._groups.values())
-        for group_queue in queues:
-            group_queue.put(Delivery(topic, payload, _no_ack))
+            groups = list(self._groups.items())
+        for subscription, group_queue in groups:
+            # "$share/<group>/<prefix>+": like a broker, only matching topics reach a group.
+            prefix = subscription.split("/", 2)[2].removesuffix("+")
+            if topic.startswith(prefix):
+                group_queue.put(Delivery(topic, payload, _no_ack))
 
 
 def _no_ack() -> None:
