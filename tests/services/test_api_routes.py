@@ -59,8 +59,9 @@ def test_unknown_service_name_is_404(api):
     assert api.get("/services/nope").status_code == 404
 
 
-def test_proof_of_a_call_verifies(api, client, paid):
+def test_proof_of_a_call_verifies(api, client, paid, host):
     listing = client.discover("diagnosis")
+    host.anchor_now()  # the operator anchors (GET /proofs never does)
     proof = client.proof(listing, paid[1])
     report = api.post("/services/proofs/verify", json=proof).json()
     assert report["verified"] is True
@@ -68,7 +69,8 @@ def test_proof_of_a_call_verifies(api, client, paid):
     assert report["identity"].startswith("identity NOT pinned")
 
 
-def test_tampered_proof_is_refused_with_409(api, client, paid):
+def test_tampered_proof_is_refused_with_409(api, client, paid, host):
+    host.anchor_now()  # the operator anchors (GET /proofs never does)
     proof = client.proof(client.discover("diagnosis"), paid[0])
     proof["record"] = proof["record"].replace('"nonce":1', '"nonce":9')
     response = api.post("/services/proofs/verify", json=proof)

@@ -26,10 +26,11 @@ NO_CODE = "0x" + "5a" * 20
 
 
 @pytest.fixture
-def proof(client, services) -> dict:
+def proof(client, services, host) -> dict:
     """A stranger's copy (plain JSON) of the proof of one paid call."""
     listing = client.discover("diagnosis")
     call = client.call(listing, services.model.examples[0])
+    host.anchor_now()  # the operator anchors (GET /proofs never does)
     return json.loads(json.dumps(client.proof(listing, call)))
 
 
@@ -67,6 +68,7 @@ def test_proof_anchored_in_a_private_anchor_registry_with_the_same_log_id_fails(
         client = services.client(host)
         listing = client.discover("diagnosis")
         call = client.call(listing, services.model.examples[0])
+        host.anchor_now()  # the operator anchors (GET /proofs never does)
         proof = json.loads(json.dumps(client.proof(listing, call)))
     finally:
         host.close()
@@ -151,6 +153,7 @@ def test_proof_from_a_private_log_is_refused(services):
             client.call(bound, services.model.examples[0])  # the consumer's own check
         # A consumer told the service's version of the listing gets a proof, which fails.
         call = client.call(claimed, services.model.examples[1])
+        private.anchor_now()  # the operator anchors (GET /proofs never does)
         proof = json.loads(json.dumps(client.proof(claimed, call)))
     finally:
         private.close()

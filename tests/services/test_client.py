@@ -149,9 +149,10 @@ def test_lost_response_is_recovered_from_the_hosts_latest_voucher(client, servic
 # --- proofs -----------------------------------------------------------------------------------
 
 
-def test_call_is_proven_from_receipt_and_anchored_log(client, services):
+def test_call_is_proven_from_receipt_and_anchored_log(client, services, host):
     listing = client.discover("diagnosis")
     calls = [client.call(listing, services.model.examples[i]) for i in range(5)]
+    host.anchor_now()  # the operator anchors (GET /proofs never does)
     report = client.prove(calls[2], listing)
     assert report.log_index == calls[2].log_index
     assert report.receipt == calls[2].receipt
@@ -159,27 +160,30 @@ def test_call_is_proven_from_receipt_and_anchored_log(client, services):
     assert report.tree_size >= 5
 
 
-def test_proof_verifies_for_a_stranger_with_only_chain_access(client, services):
+def test_proof_verifies_for_a_stranger_with_only_chain_access(client, services, host):
     listing = client.discover("diagnosis")
     call = client.call(listing, services.model.examples[0])
+    host.anchor_now()  # the operator anchors (GET /proofs never does)
     proof = json.loads(json.dumps(client.proof(listing, call)))
     report = verify_call_proof(proof, services.platform.chain, services.contracts.registry)
     assert report.receipt == call.receipt
 
 
-def test_proof_with_an_altered_record_fails(client, services):
+def test_proof_with_an_altered_record_fails(client, services, host):
     listing = client.discover("diagnosis")
     call = client.call(listing, services.model.examples[0])
+    host.anchor_now()  # the operator anchors (GET /proofs never does)
     proof = client.proof(listing, call)
     proof["record"] = proof["record"].replace('"nonce":1', '"nonce":2')
     with pytest.raises(IntegrityError):
         verify_call_proof(proof, services.platform.chain, services.contracts.registry)
 
 
-def test_proof_of_another_call_does_not_prove_this_one(client, services):
+def test_proof_of_another_call_does_not_prove_this_one(client, services, host):
     listing = client.discover("diagnosis")
     first = client.call(listing, services.model.examples[0])
     second = client.call(listing, services.model.examples[1])
+    host.anchor_now()  # the operator anchors (GET /proofs never does)
     proof = client.proof(listing, first)
     with pytest.raises(IntegrityError, match="differs from the receipt of the call"):
         verify_call_proof(
@@ -190,9 +194,10 @@ def test_proof_of_another_call_does_not_prove_this_one(client, services):
         )
 
 
-def test_proof_with_a_forged_tree_head_fails(client, services):
+def test_proof_with_a_forged_tree_head_fails(client, services, host):
     listing = client.discover("diagnosis")
     call = client.call(listing, services.model.examples[0])
+    host.anchor_now()  # the operator anchors (GET /proofs never does)
     proof = client.proof(listing, call)
     proof["tree_head"]["signature"] = "0x" + "11" * 65
     with pytest.raises(IntegrityError):

@@ -20,6 +20,7 @@ from ailedger.config import Settings
 from ailedger.platform import Platform
 from ailedger.services import (
     HttpTransport,
+    NotYetAnchoredError,
     PaymentRequiredError,
     ServiceClient,
     VoucherStore,
@@ -78,7 +79,8 @@ def port(env) -> int:
     return port
 
 
-def _start(env, port: int) -> subprocess.Popen:
+def _start(env, port: int, batch_seconds: float = 1.0) -> subprocess.Popen:
+    """``services serve`` whose upkeep anchors the call log every ``batch_seconds``."""
     process = subprocess.Popen(
         [
             sys.executable,
@@ -90,6 +92,8 @@ def _start(env, port: int) -> subprocess.Popen:
             str(port),
             "--claim-interval",
             "3600",
+            "--batch-seconds",
+            str(batch_seconds),
         ],
         env=env,
         stdout=subprocess.PIPE,
@@ -115,6 +119,15 @@ def server(env, port) -> Iterator[subprocess.Popen]:
     if process.poll() is None:
         process.kill()
         process.wait(timeout=30)
+
+
+@pytest.fixture
+def slow_batches(env, port) -> Iterator[subprocess.Popen]:
+    """A host whose batch policy anchors only hourly: every record stays unanchored."""
+    process = _start(env, port, batch_seconds=3600)
+    yield process
+    process.kill()
+    process.wait(timeout=30)
 
 
 def _client(platform: Platform) -> ServiceClient:
@@ -192,3 +205,23 @@ def test_cli_call_saves_a_call_that_cli_verify_proves(env, port, server, tmp_pat
     verified = runner.invoke(services_cli, ["verify", str(saved)])
     assert verified.exit_code == 0, verified.output
     assert "verified: diagnosis call, voucher 1" in verified.output
+
+
+def test_proof_requests_never_spend_the_operators_gas(env, port, slow_batches):
+    """Anyone may GET /proofs/<i>; for a record not yet anchored it used to send an
+    anchor transaction at the operator's expense on every call."""
+    with Platform.open(Settings()) as platform:
+        client = _client(platform)
+        listing = client.discover("diagnosis")
+        paid = client.call(listing, diagnosis_model().examples[0])
+        before = platform.chain.block_number()  # one block per transaction
+        for _ in range(3):
+            response = httpx.get(f"http://127.0.0.1:{port}/proofs/{paid.log_index}")
+            assert response.status_code == 425
+            body = response.json()
+            assert body["error"] == "not_yet_anchored"
+            assert "not yet anchored; anchored by 20" in body["message"]
+            assert "3600 s" in body["message"]
+        assert platform.chain.block_number() == before  # no transaction was sent
+        with pytest.raises(NotYetAnchoredError, match="not yet anchored"):
+            client.proof(listing, paid)

@@ -111,19 +111,25 @@ def serve(
     port: int = typer.Option(8100, min=1, max=65535, help="TCP port."),
     account: str = typer.Option(OWNER, help="Keystore account of the owner."),
     claim_interval: float = typer.Option(30.0, min=0.1, help="Seconds between claim rounds."),
+    batch_seconds: float = typer.Option(
+        60.0, min=0.1, help="Anchor the call log at least this often (batch age limit)."
+    ),
 ) -> None:
     """Serve a published model over HTTP; claims periodically and on shutdown."""
     import uvicorn
 
     from ailedger.services import service_contracts
     from ailedger.services.app import create_host_app
+    from ailedger.core.log import BatchPolicy
     from ailedger.services.runtime import open_host
 
     platform = _open()
     try:
         contracts = service_contracts(platform)
         owner = platform.account(account)
-        service = open_host(platform, contracts, owner, name)
+        service = open_host(
+            platform, contracts, owner, name, batch=BatchPolicy(max_seconds=batch_seconds)
+        )
         app_ = create_host_app(service, claim_interval=claim_interval)
         console.print(
             f"serving {name} on http://{host}:{port} (receipts signed by {owner.address})"
@@ -144,6 +150,9 @@ def call(
     deposit: str = typer.Option("1", help="ALT to lock if a new channel is opened."),
     account: str = typer.Option(CONSUMER, help="Keystore account that pays."),
     save: Path = typer.Option(None, help="Write the call (receipt, salt, proof) as JSON here."),
+    proof_wait: float = typer.Option(
+        120.0, min=0, help="With --save: seconds to wait for the host to anchor the call."
+    ),
 ) -> None:
     """Make one paid call over HTTP; prints the output and the verified receipt.
 
@@ -170,7 +179,7 @@ def call(
             paid = client.call(listing, inputs, deposit=parse_alt(deposit, "deposit"))
             document = paid.to_dict()
             if save is not None:
-                document["proof"] = client.proof(listing, paid)
+                document["proof"] = client.proof(listing, paid, wait=proof_wait)
                 save.write_text(json.dumps(document, indent=2) + "\n")
     console.print_json(json.dumps(paid.output))
     console.print(
@@ -216,6 +225,7 @@ def claim(
 ) -> None:
     """Claim the latest stored voucher of every channel of NAME."""
     from ailedger.services import service_contracts
+    from ailedger.core.log import BatchPolicy
     from ailedger.services.runtime import open_host
 
     with _open() as platform:

@@ -46,6 +46,7 @@ from ailedger.services.deployment import (
 from ailedger.services.errors import (
     AmbiguousModelError,
     ModelDeprecatedError,
+    NotYetAnchoredError,
     PaymentRequiredError,
 )
 from ailedger.services.host import ClaimPolicy, PaidBatchResponse, PaidResponse, ServiceHost
@@ -87,6 +88,7 @@ __all__ = [
     "HttpTransport",
     "LocalTransport",
     "ModelDeprecatedError",
+    "NotYetAnchoredError",
     "ModelListing",
     "ModelRegistryClient",
     "PaidBatch",

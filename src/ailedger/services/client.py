@@ -36,7 +36,11 @@ from ailedger.core.log import hash_leaf
 from ailedger.errors import IntegrityError, InvalidInputError
 from ailedger.services.batches import BatchItem, batch_items, batch_records
 from ailedger.services.channels import ChannelsClient, ChannelState
-from ailedger.services.errors import AmbiguousModelError, PaymentRequiredError
+from ailedger.services.errors import (
+    AmbiguousModelError,
+    NotYetAnchoredError,
+    PaymentRequiredError,
+)
 from ailedger.services.proofs import CallProofReport, verify_call_proof
 from ailedger.services.receipts import (
     SALT_BYTES,
@@ -548,20 +552,46 @@ class ServiceClient:
     # -- proofs --------------------------------------------------------------------------------
 
     def proof(
-        self, listing: ModelListing, call: PaidCall | PaidBatch, item: int = 0
+        self,
+        listing: ModelListing,
+        call: PaidCall | PaidBatch,
+        item: int = 0,
+        *,
+        wait: float = 0.0,
     ) -> dict[str, Any]:
         """The host's proof of ``call`` (of item ``item`` of a batch): record, inclusion
-        proof, signed and anchored head."""
-        return self._transport(listing).proof(call.log_index + self._item(call, item))
+        proof, signed and anchored head.
+
+        A host anchors by its batch policy, not on demand: until the call's batch is
+        anchored it answers :class:`NotYetAnchoredError` naming when it will be. With
+        ``wait`` seconds the client asks again (once a second) until then.
+        """
+        index = call.log_index + self._item(call, item)
+        transport = self._transport(listing)
+        deadline = time.monotonic() + wait
+        while True:
+            try:
+                return transport.proof(index)
+            except NotYetAnchoredError:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise
+                time.sleep(min(1.0, left))
 
     def prove(
-        self, call: PaidCall | PaidBatch, listing: ModelListing | None = None, *, item: int = 0
+        self,
+        call: PaidCall | PaidBatch,
+        listing: ModelListing | None = None,
+        *,
+        item: int = 0,
+        wait: float = 0.0,
     ) -> CallProofReport:
-        """Fetch and verify the proof of ``call`` (of item ``item`` of a batch) on chain."""
+        """Fetch (waiting up to ``wait`` seconds for its anchor, see :meth:`proof`) and
+        verify the proof of ``call`` (of item ``item`` of a batch) on chain."""
         listing = listing or self.registry.get(call.receipt.model_id)
         index = self._item(call, item)
         report = verify_call_proof(
-            self.proof(listing, call, index),
+            self.proof(listing, call, index, wait=wait),
             self.chain,
             self.registry,
             expected_receipt=call.receipt,
