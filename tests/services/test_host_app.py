@@ -6,9 +6,9 @@ import json
 
 import httpx
 import pytest
+from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from fastapi.testclient import TestClient
 
 from ailedger.core.identity import canonical_json
 from ailedger.core.log import BatchPolicy

@@ -118,9 +118,9 @@ def serve(
     """Serve a published model over HTTP; claims periodically and on shutdown."""
     import uvicorn
 
+    from ailedger.core.log import BatchPolicy
     from ailedger.services import service_contracts
     from ailedger.services.app import create_host_app
-    from ailedger.core.log import BatchPolicy
     from ailedger.services.runtime import open_host
 
     platform = _open()
@@ -225,7 +225,6 @@ def claim(
 ) -> None:
     """Claim the latest stored voucher of every channel of NAME."""
     from ailedger.services import service_contracts
-    from ailedger.core.log import BatchPolicy
     from ailedger.services.runtime import open_host
 
     with _open() as platform:

@@ -30,9 +30,9 @@ import json
 import logging
 import threading
 import time
-from datetime import UTC, datetime
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from eth_account.signers.local import LocalAccount
