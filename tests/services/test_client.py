@@ -18,6 +18,7 @@ from ailedger.services import (
     PaymentRequiredError,
     ServiceClient,
     Voucher,
+    VoucherSigner,
     verify_call_proof,
 )
 from ailedger.services.errors import AmbiguousModelError
@@ -394,3 +395,70 @@ def test_no_host_report_makes_a_call_commit_more_than_one_price(services, host, 
         client.call(listing, services.model.examples[0], channel=channel)
     assert lying.received, "the first voucher is always sent"
     assert max(v.amount for v in lying.received) <= signed_before + PRICE
+
+
+def test_lost_records_are_rebuilt_from_the_chain_and_our_own_signatures(services, host, tmp_path):
+    """Records lost: the client refused the channel with no way out. Rebuilding takes the
+    chain's claim and a voucher of ours the host holds, never its unsigned report."""
+    earlier = services.client(host)
+    for example in services.model.examples[:3]:
+        earlier.call(services.listing, example)
+    host.claim_all()  # the chain knows nonce 3 ...
+    earlier.call(services.listing, services.model.examples[3])  # ... the host also holds 4
+    forgetful = ServiceClient(
+        services.consumer,
+        services.contracts.registry,
+        services.contracts.channels,
+        records=ConsumerRecords(tmp_path / "lost.sqlite3"),
+        transport_for=lambda _listing: LocalTransport(host),
+    )
+    with pytest.raises(IntegrityError, match="yet reports holding it"):
+        forgetful.call(services.listing, services.model.examples[0])
+    (chain_only,) = forgetful.rebuild_records(ask_hosts=False).values()
+    assert (chain_only.accepted_nonce, chain_only.accepted_amount) == (3, 3 * PRICE)
+    (record,) = forgetful.rebuild_records().values()
+    assert (record.signed_nonce, record.accepted_amount) == (4, 4 * PRICE)
+    paid = forgetful.call(services.listing, services.model.examples[0])
+    assert (paid.voucher.nonce, paid.voucher.amount) == (5, 5 * PRICE)
+
+
+def test_a_host_copy_not_signed_by_us_does_not_rebuild_records(services, host, tmp_path):
+    earlier = services.client(host)
+    earlier.call(services.listing, services.model.examples[0])
+    honest_status = host.channel_status
+
+    def forged_status(channel_id):
+        status = honest_status(channel_id)
+        forged = VoucherSigner(
+            services.platform.chain.chain_id, services.contracts.channels.address
+        )
+        status["latest_voucher"] = forged.sign(services.owner, channel_id, 9, 9 * PRICE).to_dict()
+        return status
+
+    host.channel_status = forged_status
+    forgetful = ServiceClient(
+        services.consumer,
+        services.contracts.registry,
+        services.contracts.channels,
+        records=ConsumerRecords(tmp_path / "lost.sqlite3"),
+        transport_for=lambda _listing: LocalTransport(host),
+    )
+    (record,) = forgetful.rebuild_records().values()
+    assert (record.signed_nonce, record.accepted_amount) == (0, 0)
+
+
+def test_saved_calls_rebuild_records_only_with_the_owners_receipt(services, host, tmp_path):
+    paid = services.client(host).call(services.listing, services.model.examples[0])
+    forgetful = ServiceClient(
+        services.consumer,
+        services.contracts.registry,
+        services.contracts.channels,
+        records=ConsumerRecords(tmp_path / "lost.sqlite3"),
+        transport_for=lambda _listing: LocalTransport(host),
+    )
+    (record,) = forgetful.rebuild_records([paid.to_dict()], ask_hosts=False).values()
+    assert (record.signed_nonce, record.accepted_amount) == (1, PRICE)
+    altered = paid.to_dict()
+    altered["receipt"]["amount"] = 50 * PRICE
+    with pytest.raises(IntegrityError):
+        forgetful.rebuild_records([altered], ask_hosts=False)

@@ -8,6 +8,7 @@ import signal
 import socket
 import subprocess
 import sys
+import textwrap
 import time
 from collections.abc import Iterator
 
@@ -30,6 +31,7 @@ from ailedger.services import (
 )
 from ailedger.services.runtime import (
     OWNER_KEY,
+    consumer_records_path,
     open_consumer_records,
     publish_model,
     voucher_store_path,
@@ -225,3 +227,79 @@ def test_proof_requests_never_spend_the_operators_gas(env, port, slow_batches):
         assert platform.chain.block_number() == before  # no transaction was sent
         with pytest.raises(NotYetAnchoredError, match="not yet anchored"):
             client.proof(listing, paid)
+
+
+PAY_MANY = textwrap.dedent(
+    """
+    import sys
+    from ailedger.config import Settings
+    from ailedger.errors import AILedgerError
+    from ailedger.platform import Platform
+    from ailedger.services import ServiceClient, diagnosis_model, service_contracts
+    from ailedger.services.runtime import open_consumer_records
+
+    with Platform.open(Settings()) as platform:
+        contracts = service_contracts(platform)
+        consumer = platform.account("consumer")
+        with open_consumer_records(platform.settings, consumer.address) as records:
+            client = ServiceClient(
+                consumer, contracts.registry, contracts.channels, records=records
+            )
+            listing = client.discover("diagnosis")
+            example = diagnosis_model().examples[0]
+            failures = 0
+            for _ in range(int(sys.argv[1])):
+                try:
+                    client.call(listing, example)
+                except AILedgerError as error:
+                    failures += 1
+                    print("refused:", error.message, flush=True)
+    sys.exit(1 if failures else 0)
+    """
+)
+
+
+def test_two_processes_paying_on_one_channel_never_race(env, port, server):
+    """Each process used to sign, then send; a voucher signed later but sent first made
+    the other stale, which then read as "refused yet holds it"."""
+    calls = 15
+    with Platform.open(Settings()) as platform:
+        client = _client(platform)
+        first = client.call(client.discover("diagnosis"), diagnosis_model().examples[0])
+        client.records.close()
+    payers = [
+        subprocess.Popen(
+            [sys.executable, "-c", PAY_MANY, str(calls)],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        for _ in range(2)
+    ]
+    outputs = [payer.communicate(timeout=300)[0] for payer in payers]
+    assert [payer.returncode for payer in payers] == [0, 0], outputs
+    status = httpx.get(f"http://127.0.0.1:{port}/channels/{first.voucher.channel_id}").json()
+    assert status["latest_voucher"]["nonce"] == 1 + 2 * calls
+    assert status["latest_voucher"]["amount"] == (1 + 2 * calls) * PRICE
+
+
+def test_lost_consumer_records_are_rebuilt_by_the_cli(env, port, server, tmp_path):
+    runner = CliRunner()
+    saved = tmp_path / "call.json"
+    for args in (["call", "diagnosis"], ["call", "diagnosis", "--save", str(saved)]):
+        result = runner.invoke(services_cli, args)
+        assert result.exit_code == 0, result.output
+    with Platform.open(Settings()) as platform:
+        path = consumer_records_path(platform.settings, platform.keystore.address("consumer"))
+    for lost in path.parent.glob(path.name + "*"):
+        if lost.is_file():
+            lost.unlink()
+    refused = runner.invoke(services_cli, ["call", "diagnosis"])
+    assert refused.exit_code == 1 and "refusing to pay on top of it" in str(refused.exception)
+    rebuilt = runner.invoke(services_cli, ["records", "rebuild", str(saved), "--no-ask-hosts"])
+    assert rebuilt.exit_code == 0, rebuilt.output
+    assert "signed up to voucher 2" in rebuilt.output
+    again = runner.invoke(services_cli, ["call", "diagnosis"])
+    assert again.exit_code == 0, again.output
+    assert "voucher 3" in again.output

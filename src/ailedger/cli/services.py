@@ -2,7 +2,8 @@
 
 A model owner runs ``publish`` then ``serve``; a consumer runs ``call`` (which
 opens or reuses a payment channel) and can ``verify`` a saved call proof; the
-owner ``claim``\\s vouchers and ``withdraw``\\s ALT. Keystore accounts default to
+owner ``claim``\\s vouchers and ``withdraw``\\s ALT. ``records rebuild`` restores a
+consumer's lost records from the chain and vouchers it signed. Keystore accounts default to
 ``model-owner`` (owner) and ``consumer``; ``--account`` picks another.
 """
 
@@ -188,6 +189,40 @@ def call(
         f"log index {paid.log_index}" + (f"; saved {save}" if save else ""),
         highlight=False,
     )
+
+
+records_app = typer.Typer(help="A consumer's own records of vouchers signed.", no_args_is_help=True)
+app.add_typer(records_app, name="records")
+
+
+@records_app.command("rebuild")
+def rebuild_records(
+    saved: list[Path] = typer.Argument(None, help="Calls saved by `services call --save`."),
+    account: str = typer.Option(CONSUMER, help="Keystore account whose records to rebuild."),
+    ask_hosts: bool = typer.Option(
+        True, help="Also take each host's copy of its latest voucher if it carries our signature."
+    ),
+) -> None:
+    """Rebuild lost records from the chain, saved calls and vouchers we signed."""
+    from ailedger.services import ServiceClient, service_contracts
+    from ailedger.services.runtime import open_consumer_records
+
+    documents = [_read_json("@" + str(path)) for path in saved or ()]
+    with _open() as platform:
+        contracts = service_contracts(platform)
+        consumer = platform.account(account)
+        with open_consumer_records(platform.settings, consumer.address) as records:
+            client = ServiceClient(
+                consumer, contracts.registry, contracts.channels, records=records
+            )
+            rebuilt = client.rebuild_records(documents, ask_hosts=ask_hosts)
+    for channel_id, record in rebuilt.items():
+        console.print(
+            f"channel {channel_id}: signed up to voucher {record.signed_nonce}, "
+            f"{_alt(record.accepted_amount)} ALT accepted",
+            highlight=False,
+        )
+    console.print(f"rebuilt {len(rebuilt)} channel(s)", highlight=False)
 
 
 @app.command("channels")
