@@ -247,6 +247,8 @@ PAY_MANY = textwrap.dedent(
             )
             listing = client.discover("diagnosis")
             example = diagnosis_model().examples[0]
+            print("ready", flush=True)
+            sys.stdin.readline()  # both start paying together
             failures = 0
             for _ in range(int(sys.argv[1])):
                 try:
@@ -262,7 +264,7 @@ PAY_MANY = textwrap.dedent(
 def test_two_processes_paying_on_one_channel_never_race(env, port, server):
     """Each process used to sign, then send; a voucher signed later but sent first made
     the other stale, which then read as "refused yet holds it"."""
-    calls = 15
+    calls = 40
     with Platform.open(Settings()) as platform:
         client = _client(platform)
         first = client.call(client.discover("diagnosis"), diagnosis_model().examples[0])
@@ -271,12 +273,18 @@ def test_two_processes_paying_on_one_channel_never_race(env, port, server):
         subprocess.Popen(
             [sys.executable, "-c", PAY_MANY, str(calls)],
             env=env,
+            stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
         )
         for _ in range(2)
     ]
+    for payer in payers:
+        assert payer.stdout.readline() == "ready\n"
+    for payer in payers:
+        payer.stdin.write("go\n")
+        payer.stdin.flush()
     outputs = [payer.communicate(timeout=300)[0] for payer in payers]
     assert [payer.returncode for payer in payers] == [0, 0], outputs
     status = httpx.get(f"http://127.0.0.1:{port}/channels/{first.voucher.channel_id}").json()
