@@ -1,4 +1,5 @@
-"""``ConsumerRecords``: durable before a voucher leaves, rebuilt only upwards, one turn per channel."""
+"""``ConsumerRecords``: durable before a voucher leaves, rebuilt only upwards, one turn
+per channel."""
 
 from __future__ import annotations
 
@@ -28,9 +29,11 @@ def test_records_fsync_every_commit(tmp_path):
 def test_a_channel_turn_excludes_every_other_descriptor(tmp_path):
     with ConsumerRecords(tmp_path / "records.sqlite3") as records, records.channel_turn(REF):
         name = hashlib.sha256(REF.key.encode()).hexdigest()[:32] + ".lock"
-        with open(tmp_path / "records.sqlite3.turns" / name, "a") as other:
-            with pytest.raises(BlockingIOError):
-                fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        with (
+            open(tmp_path / "records.sqlite3.turns" / name, "a") as other,
+            pytest.raises(BlockingIOError),
+        ):
+            fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)
         other_channel = ChannelRef(REF.chain_id, REF.contract, REF.channel_id + 1)
         with records.channel_turn(other_channel):
             pass  # other channels proceed
