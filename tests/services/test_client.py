@@ -43,6 +43,17 @@ def _client_with(services, transport) -> ServiceClient:
     return services.client(None, transport=transport)
 
 
+def _forgetful_client(services, host, tmp_path) -> ServiceClient:
+    """The consumer with its records lost (or on another machine with this key)."""
+    return ServiceClient(
+        services.consumer,
+        services.contracts.registry,
+        services.contracts.channels,
+        records=ConsumerRecords(tmp_path / "lost.sqlite3"),
+        transport_for=lambda _listing: LocalTransport(host),
+    )
+
+
 # --- discovery and channels -------------------------------------------------------------------
 
 
@@ -271,13 +282,7 @@ def test_hosts_copy_of_a_voucher_beyond_the_clients_records_is_refused(services,
     earlier = services.client(host)
     for example in services.model.examples[:2]:
         earlier.call(services.listing, example)
-    forgetful = ServiceClient(
-        services.consumer,
-        services.contracts.registry,
-        services.contracts.channels,
-        records=ConsumerRecords(tmp_path / "lost.sqlite3"),
-        transport_for=lambda _listing: LocalTransport(host),
-    )
+    forgetful = _forgetful_client(services, host, tmp_path)
     with pytest.raises(IntegrityError, match="nonce 2 for 20000000000000000, above"):
         forgetful.call(services.listing, services.model.examples[0])
 
@@ -405,13 +410,7 @@ def test_lost_records_are_rebuilt_from_the_chain_and_our_own_signatures(services
         earlier.call(services.listing, example)
     host.claim_all()  # the chain knows nonce 3 ...
     earlier.call(services.listing, services.model.examples[3])  # ... the host also holds 4
-    forgetful = ServiceClient(
-        services.consumer,
-        services.contracts.registry,
-        services.contracts.channels,
-        records=ConsumerRecords(tmp_path / "lost.sqlite3"),
-        transport_for=lambda _listing: LocalTransport(host),
-    )
+    forgetful = _forgetful_client(services, host, tmp_path)
     with pytest.raises(IntegrityError, match="yet reports holding it"):
         forgetful.call(services.listing, services.model.examples[0])
     (chain_only,) = forgetful.rebuild_records(ask_hosts=False).values()
@@ -436,26 +435,14 @@ def test_a_host_copy_not_signed_by_us_does_not_rebuild_records(services, host, t
         return status
 
     host.channel_status = forged_status
-    forgetful = ServiceClient(
-        services.consumer,
-        services.contracts.registry,
-        services.contracts.channels,
-        records=ConsumerRecords(tmp_path / "lost.sqlite3"),
-        transport_for=lambda _listing: LocalTransport(host),
-    )
+    forgetful = _forgetful_client(services, host, tmp_path)
     (record,) = forgetful.rebuild_records().values()
     assert (record.signed_nonce, record.accepted_amount) == (0, 0)
 
 
 def test_saved_calls_rebuild_records_only_with_the_owners_receipt(services, host, tmp_path):
     paid = services.client(host).call(services.listing, services.model.examples[0])
-    forgetful = ServiceClient(
-        services.consumer,
-        services.contracts.registry,
-        services.contracts.channels,
-        records=ConsumerRecords(tmp_path / "lost.sqlite3"),
-        transport_for=lambda _listing: LocalTransport(host),
-    )
+    forgetful = _forgetful_client(services, host, tmp_path)
     (record,) = forgetful.rebuild_records([paid.to_dict()], ask_hosts=False).values()
     assert (record.signed_nonce, record.accepted_amount) == (1, PRICE)
     altered = paid.to_dict()
