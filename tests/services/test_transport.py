@@ -12,7 +12,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ailedger.services.transport import MAX_RESPONSE_BYTES, MAX_RESPONSE_DEPTH, _nesting
+from ailedger.services._json import json_nesting
+from ailedger.services.transport import MAX_RESPONSE_BYTES, MAX_RESPONSE_DEPTH
 
 # A host that answers GET /info with a body nested 200,000 deep, and GET /channels/1
 # with a valid JSON object of 64 MB, streamed (never held in its memory).
@@ -109,4 +110,4 @@ def _depth(value: object) -> int:
 @given(_json)
 def test_nesting_counts_the_depth_of_any_json_text(value):
     """Property: brackets inside strings (escaped quotes included) never count."""
-    assert _nesting(json.dumps(value).encode()) == _depth(value)
+    assert json_nesting(json.dumps(value), 64) == _depth(value)

@@ -14,6 +14,7 @@ from ailedger.errors import (
     NotFoundError,
     UnauthorizedError,
 )
+from ailedger.services._json import json_nesting
 from ailedger.services.batches import BATCH_LINES_MEDIA_TYPE, encode_batch_lines
 from ailedger.services.errors import (
     AmbiguousModelError,
@@ -180,10 +181,9 @@ def _parse_bounded(raw: bytes, source: str) -> Any:
 
     The depth is counted before parsing: with the recursion limit the embedded chain's
     imports set, ``json.loads`` of a deeply nested answer overflows the C stack
-    (a crash, not a RecursionError). A shared depth-limited parser belongs in one place
-    for the API, the host and this client; until it lands, this is the client's.
+    (a crash, not a RecursionError).
     """
-    if _nesting(raw) > MAX_RESPONSE_DEPTH:
+    if json_nesting(raw, MAX_RESPONSE_DEPTH) > MAX_RESPONSE_DEPTH:
         raise IntegrityError(
             f"{source}: answer nested deeper than {MAX_RESPONSE_DEPTH} levels; refused",
             field="response",
@@ -192,28 +192,3 @@ def _parse_bounded(raw: bytes, source: str) -> Any:
         return json.loads(raw)
     except (ValueError, RecursionError):
         return None
-
-
-def _nesting(raw: bytes) -> int:
-    """The deepest ``[``/``{`` nesting of the JSON text ``raw`` (brackets in strings skipped)."""
-    depth = deepest = 0
-    in_string = escaped = False
-    for byte in raw:
-        if in_string:
-            if escaped:
-                escaped = False
-            elif byte == 0x5C:  # backslash
-                escaped = True
-            elif byte == 0x22:  # quote
-                in_string = False
-        elif byte == 0x22:
-            in_string = True
-        elif byte in (0x5B, 0x7B):
-            depth += 1
-            if depth > deepest:
-                deepest = depth
-                if deepest > MAX_RESPONSE_DEPTH:
-                    return deepest
-        elif byte in (0x5D, 0x7D):
-            depth -= 1
-    return deepest
