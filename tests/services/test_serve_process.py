@@ -311,3 +311,17 @@ def test_lost_consumer_records_are_rebuilt_by_the_cli(env, port, server, tmp_pat
     again = runner.invoke(services_cli, ["call", "diagnosis"])
     assert again.exit_code == 0, again.output
     assert "voucher 3" in again.output
+
+
+def test_a_deeply_nested_batch_line_does_not_end_the_host(port, server):
+    """Each line of POST /batch/lines is parsed by the host itself, after the body."""
+    deep = b"[" * 200_000 + b"]" * 200_000
+    for body in (deep, b'{"salt": "0x00"}\n' + deep):
+        response = httpx.post(
+            f"http://127.0.0.1:{port}/batch/lines",
+            content=body,
+            headers={"content-type": "application/x-ndjson"},
+        )
+        assert response.status_code == 422
+        assert "nested deeper than" in response.json()["message"]
+    assert httpx.get(f"http://127.0.0.1:{port}/health").json()["status"] == "ok"
