@@ -92,9 +92,13 @@ def test_an_oversized_answer_is_refused(hostile_host):
     assert f"answer larger than {MAX_RESPONSE_BYTES} bytes; refused" in result.stdout
 
 
+def _containers(children: st.SearchStrategy) -> st.SearchStrategy:
+    return st.lists(children) | st.dictionaries(st.text(max_size=3), children)
+
+
 _json = st.recursive(
     st.none() | st.booleans() | st.integers() | st.text(alphabet='[]{}"\\ab'),
-    lambda children: st.lists(children) | st.dictionaries(st.text(max_size=3), children),
+    _containers,
     max_leaves=30,
 )
 
