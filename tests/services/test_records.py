@@ -7,7 +7,7 @@ import fcntl
 import hashlib
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ailedger.config import Settings
@@ -42,6 +42,7 @@ def test_a_channel_turn_excludes_every_other_descriptor(tmp_path):
 _pairs = st.tuples(st.integers(0, 2**96 - 1), st.integers(0, 2**128))
 
 
+@settings(max_examples=40, deadline=None)  # each example fsyncs a fresh file
 @given(before=st.lists(_pairs, max_size=4), evidence=_pairs)
 def test_rebuild_only_raises_records(tmp_path_factory, before, evidence):
     """Property: a rebuild never lowers what was signed or accepted, and covers the evidence."""
