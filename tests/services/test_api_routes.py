@@ -21,6 +21,7 @@ def paid(services, client):
 @pytest.fixture
 def api(services, paid, host):
     host.claim_all()
+    host.anchor_now()  # the operator anchors (GET /proofs never does)
     app = create_app(services.platform.settings)
     app.include_router(services_api.router)
     with TestClient(app) as test_client:
@@ -59,8 +60,9 @@ def test_unknown_service_name_is_404(api):
     assert api.get("/services/nope").status_code == 404
 
 
-def test_proof_of_a_call_verifies(api, client, paid):
+def test_proof_of_a_call_verifies(api, client, paid, host):
     listing = client.discover("diagnosis")
+    host.anchor_now()  # the operator anchors (GET /proofs never does)
     proof = client.proof(listing, paid[1])
     report = api.post("/services/proofs/verify", json=proof).json()
     assert (report["ok"], report["reason"]) == (True, None)

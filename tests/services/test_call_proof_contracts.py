@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from dataclasses import replace
 
 import pytest
@@ -26,10 +28,11 @@ NO_CODE = "0x" + "5a" * 20
 
 
 @pytest.fixture
-def proof(client, services) -> dict:
+def proof(client, services, host) -> dict:
     """A stranger's copy (plain JSON) of the proof of one paid call."""
     listing = client.discover("diagnosis")
     call = client.call(listing, services.model.examples[0])
+    host.anchor_now()  # the operator anchors (GET /proofs never does)
     return json.loads(json.dumps(client.proof(listing, call)))
 
 
@@ -67,6 +70,7 @@ def test_proof_anchored_in_a_private_anchor_registry_with_the_same_log_id_fails(
         client = services.client(host)
         listing = client.discover("diagnosis")
         call = client.call(listing, services.model.examples[0])
+        host.anchor_now()  # the operator anchors (GET /proofs never does)
         proof = json.loads(json.dumps(client.proof(listing, call)))
     finally:
         host.close()
@@ -151,6 +155,7 @@ def test_proof_from_a_private_log_is_refused(services):
             client.call(bound, services.model.examples[0])  # the consumer's own check
         # A consumer told the service's version of the listing gets a proof, which fails.
         call = client.call(claimed, services.model.examples[1])
+        private.anchor_now()  # the operator anchors (GET /proofs never does)
         proof = json.loads(json.dumps(client.proof(claimed, call)))
     finally:
         private.close()
@@ -162,3 +167,26 @@ def test_proof_from_a_private_log_is_refused(services):
 def test_host_refuses_to_record_calls_outside_the_bound_log(services):
     with pytest.raises(IntegrityError, match="binds diagnosis to log"):
         services.host(log=services.platform.open_log("private_calls"))
+
+
+DEEP_RECORD = """
+import ailedger.core.chain  # raises the recursion limit, as in `ailedger serve`
+from ailedger.errors import InvalidInputError
+from ailedger.services import verify_call_proof
+
+proof = {"record": "[" * 200_000 + "]" * 200_000, "log_index": 0}
+try:
+    verify_call_proof(proof, chain=None, registry=None)
+except InvalidInputError as error:
+    print(error.message)
+"""
+
+
+def test_a_deeply_nested_record_is_refused_without_crashing():
+    """A proof's record is a JSON string parsed again: anyone may post one to
+    /services/proofs/verify, and it used to overflow the C stack."""
+    result = subprocess.run(
+        [sys.executable, "-c", DEEP_RECORD], capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr[-500:]
+    assert "record nested deeper than 32 levels" in result.stdout

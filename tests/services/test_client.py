@@ -18,6 +18,7 @@ from ailedger.services import (
     PaymentRequiredError,
     ServiceClient,
     Voucher,
+    VoucherSigner,
     verify_call_proof,
 )
 from ailedger.services.errors import AmbiguousModelError
@@ -40,6 +41,17 @@ class TamperingTransport(LocalTransport):
 
 def _client_with(services, transport) -> ServiceClient:
     return services.client(None, transport=transport)
+
+
+def _forgetful_client(services, host, tmp_path) -> ServiceClient:
+    """The consumer with its records lost (or on another machine with this key)."""
+    return ServiceClient(
+        services.consumer,
+        services.contracts.registry,
+        services.contracts.channels,
+        records=ConsumerRecords(tmp_path / "lost.sqlite3"),
+        transport_for=lambda _listing: LocalTransport(host),
+    )
 
 
 # --- discovery and channels -------------------------------------------------------------------
@@ -149,9 +161,10 @@ def test_lost_response_is_recovered_from_the_hosts_latest_voucher(client, servic
 # --- proofs -----------------------------------------------------------------------------------
 
 
-def test_call_is_proven_from_receipt_and_anchored_log(client, services):
+def test_call_is_proven_from_receipt_and_anchored_log(client, services, host):
     listing = client.discover("diagnosis")
     calls = [client.call(listing, services.model.examples[i]) for i in range(5)]
+    host.anchor_now()  # the operator anchors (GET /proofs never does)
     report = client.prove(calls[2], listing)
     assert report.log_index == calls[2].log_index
     assert report.receipt == calls[2].receipt
@@ -159,27 +172,30 @@ def test_call_is_proven_from_receipt_and_anchored_log(client, services):
     assert report.tree_size >= 5
 
 
-def test_proof_verifies_for_a_stranger_with_only_chain_access(client, services):
+def test_proof_verifies_for_a_stranger_with_only_chain_access(client, services, host):
     listing = client.discover("diagnosis")
     call = client.call(listing, services.model.examples[0])
+    host.anchor_now()  # the operator anchors (GET /proofs never does)
     proof = json.loads(json.dumps(client.proof(listing, call)))
     report = verify_call_proof(proof, services.platform.chain, services.contracts.registry)
     assert report.receipt == call.receipt
 
 
-def test_proof_with_an_altered_record_fails(client, services):
+def test_proof_with_an_altered_record_fails(client, services, host):
     listing = client.discover("diagnosis")
     call = client.call(listing, services.model.examples[0])
+    host.anchor_now()  # the operator anchors (GET /proofs never does)
     proof = client.proof(listing, call)
     proof["record"] = proof["record"].replace('"nonce":1', '"nonce":2')
     with pytest.raises(IntegrityError):
         verify_call_proof(proof, services.platform.chain, services.contracts.registry)
 
 
-def test_proof_of_another_call_does_not_prove_this_one(client, services):
+def test_proof_of_another_call_does_not_prove_this_one(client, services, host):
     listing = client.discover("diagnosis")
     first = client.call(listing, services.model.examples[0])
     second = client.call(listing, services.model.examples[1])
+    host.anchor_now()  # the operator anchors (GET /proofs never does)
     proof = client.proof(listing, first)
     with pytest.raises(IntegrityError, match="differs from the receipt of the call"):
         verify_call_proof(
@@ -190,9 +206,10 @@ def test_proof_of_another_call_does_not_prove_this_one(client, services):
         )
 
 
-def test_proof_with_a_forged_tree_head_fails(client, services):
+def test_proof_with_a_forged_tree_head_fails(client, services, host):
     listing = client.discover("diagnosis")
     call = client.call(listing, services.model.examples[0])
+    host.anchor_now()  # the operator anchors (GET /proofs never does)
     proof = client.proof(listing, call)
     proof["tree_head"]["signature"] = "0x" + "11" * 65
     with pytest.raises(IntegrityError):
@@ -265,13 +282,7 @@ def test_hosts_copy_of_a_voucher_beyond_the_clients_records_is_refused(services,
     earlier = services.client(host)
     for example in services.model.examples[:2]:
         earlier.call(services.listing, example)
-    forgetful = ServiceClient(
-        services.consumer,
-        services.contracts.registry,
-        services.contracts.channels,
-        records=ConsumerRecords(tmp_path / "lost.sqlite3"),
-        transport_for=lambda _listing: LocalTransport(host),
-    )
+    forgetful = _forgetful_client(services, host, tmp_path)
     with pytest.raises(IntegrityError, match="nonce 2 for 20000000000000000, above"):
         forgetful.call(services.listing, services.model.examples[0])
 
@@ -389,3 +400,52 @@ def test_no_host_report_makes_a_call_commit_more_than_one_price(services, host, 
         client.call(listing, services.model.examples[0], channel=channel)
     assert lying.received, "the first voucher is always sent"
     assert max(v.amount for v in lying.received) <= signed_before + PRICE
+
+
+def test_lost_records_are_rebuilt_from_the_chain_and_our_own_signatures(services, host, tmp_path):
+    """Records lost: the client refused the channel with no way out. Rebuilding takes the
+    chain's claim and a voucher of ours the host holds, never its unsigned report."""
+    earlier = services.client(host)
+    for example in services.model.examples[:3]:
+        earlier.call(services.listing, example)
+    host.claim_all()  # the chain knows nonce 3 ...
+    earlier.call(services.listing, services.model.examples[3])  # ... the host also holds 4
+    forgetful = _forgetful_client(services, host, tmp_path)
+    with pytest.raises(IntegrityError, match="yet reports holding it"):
+        forgetful.call(services.listing, services.model.examples[0])
+    (chain_only,) = forgetful.rebuild_records(ask_hosts=False).values()
+    assert (chain_only.accepted_nonce, chain_only.accepted_amount) == (3, 3 * PRICE)
+    (record,) = forgetful.rebuild_records().values()
+    assert (record.signed_nonce, record.accepted_amount) == (4, 4 * PRICE)
+    paid = forgetful.call(services.listing, services.model.examples[0])
+    assert (paid.voucher.nonce, paid.voucher.amount) == (5, 5 * PRICE)
+
+
+def test_a_host_copy_not_signed_by_us_does_not_rebuild_records(services, host, tmp_path):
+    earlier = services.client(host)
+    earlier.call(services.listing, services.model.examples[0])
+    honest_status = host.channel_status
+
+    def forged_status(channel_id):
+        status = honest_status(channel_id)
+        forged = VoucherSigner(
+            services.platform.chain.chain_id, services.contracts.channels.address
+        )
+        status["latest_voucher"] = forged.sign(services.owner, channel_id, 9, 9 * PRICE).to_dict()
+        return status
+
+    host.channel_status = forged_status
+    forgetful = _forgetful_client(services, host, tmp_path)
+    (record,) = forgetful.rebuild_records().values()
+    assert (record.signed_nonce, record.accepted_amount) == (0, 0)
+
+
+def test_saved_calls_rebuild_records_only_with_the_owners_receipt(services, host, tmp_path):
+    paid = services.client(host).call(services.listing, services.model.examples[0])
+    forgetful = _forgetful_client(services, host, tmp_path)
+    (record,) = forgetful.rebuild_records([paid.to_dict()], ask_hosts=False).values()
+    assert (record.signed_nonce, record.accepted_amount) == (1, PRICE)
+    altered = paid.to_dict()
+    altered["receipt"]["amount"] = 50 * PRICE
+    with pytest.raises(IntegrityError):
+        forgetful.rebuild_records([altered], ask_hosts=False)

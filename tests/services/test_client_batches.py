@@ -58,8 +58,9 @@ def test_calls_after_a_batch_continue_the_channel(client, services):
     assert (call.voucher.nonce, call.voucher.amount) == (2, 4 * PRICE)
 
 
-def test_every_item_of_a_batch_proves_on_chain(client, services):
+def test_every_item_of_a_batch_proves_on_chain(client, services, host):
     batch = client.call_batch(client.discover("diagnosis"), services.model.examples[:3])
+    host.anchor_now()
     for index in (0, 2):
         report = client.prove(batch, item=index)
         assert report.receipt == batch.receipt
@@ -67,17 +68,19 @@ def test_every_item_of_a_batch_proves_on_chain(client, services):
         assert report.log_index == batch.log_index + index
 
 
-def test_proof_of_a_batch_item_verifies_for_a_stranger(client, services):
+def test_proof_of_a_batch_item_verifies_for_a_stranger(client, services, host):
     listing = client.discover("diagnosis")
     batch = client.call_batch(listing, services.model.examples[:3])
+    host.anchor_now()  # the operator anchors (GET /proofs never does)
     proof = client.proof(listing, batch, item=1)
     report = verify_call_proof(proof, services.platform.chain, services.contracts.registry)
     assert (report.model_name, report.item.index) == ("diagnosis", 1)
 
 
-def test_proof_of_a_batch_item_with_an_altered_item_is_refused(client, services):
+def test_proof_of_a_batch_item_with_an_altered_item_is_refused(client, services, host):
     listing = client.discover("diagnosis")
     batch = client.call_batch(listing, services.model.examples[:3])
+    host.anchor_now()  # the operator anchors (GET /proofs never does)
     proof = client.proof(listing, batch, item=1)
     proof["record"] = proof["record"].replace('"index":1', '"index":2')
     with pytest.raises(IntegrityError, match="not in the batch"):

@@ -7,8 +7,11 @@ import json
 import httpx
 import pytest
 from fastapi.testclient import TestClient
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from ailedger.core.identity import canonical_json
+from ailedger.core.log import BatchPolicy
 from ailedger.errors import InvalidInputError
 from ailedger.services import (
     HttpTransport,
@@ -124,6 +127,8 @@ def test_junk_channel_ids_do_not_grow_the_lock_table(http, host, services):
 
 def test_claim_rounds_come_at_least_twice_per_expiry_margin(host):
     # Else a channel entering the margin could expire (and be reclaimed) unclaimed.
+    assert host.log.policy.max_seconds < host.policy.expiry_margin / 2
+    host.log.policy = BatchPolicy(max_seconds=3600)
     assert HostLoop(host, 3600).interval == host.policy.expiry_margin / 2
     assert HostLoop(host, 5).interval == 5
 
@@ -144,3 +149,42 @@ def test_a_call_body_that_is_not_json_is_a_422_asking_for_json(http):
     assert response.json()["message"] == (
         "request body must be JSON (Content-Type: application/json), got 'text/plain'"
     )
+
+
+def test_upkeep_rounds_come_at_least_once_per_batch_age_limit(host):
+    # Only upkeep anchors a batch closed by age (GET /proofs never does).
+    loop = HostLoop(host, 3600)
+    assert loop.interval == host.log.policy.max_seconds
+    assert host.upkeep_interval == loop.interval  # what "anchored by" allows for
+
+
+def test_proof_of_an_unanchored_call_names_when_it_will_be_anchored(http, host, services):
+    """The route never anchors on demand; upkeep (the batch policy) does, then it proves."""
+    client = services.client(host)
+    listing = client.discover("diagnosis")
+    paid = client.call(listing, services.model.examples[0])
+    anchors = len(host.log.anchors())
+    response = http.get(f"/proofs/{paid.log_index}")
+    assert response.status_code == 425
+    assert "not yet anchored; anchored by" in response.json()["message"]
+    assert len(host.log.anchors()) == anchors
+    host.log.policy = BatchPolicy(max_records=1)  # the batch is now due by size
+    HostLoop(host, 3600).tick()
+    assert http.get(f"/proofs/{paid.log_index}").status_code == 200
+    assert client.prove(paid, listing).log_index == paid.log_index
+
+
+@settings(
+    max_examples=25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(index=st.integers(min_value=0, max_value=2**70))
+def test_no_proof_request_sends_a_transaction(http, host, services, index):
+    """Property: whatever index an unauthenticated caller asks for, the chain is unchanged."""
+    if host.log.size == 0:
+        services.client(host).call(services.listing, services.model.examples[0])
+    before = services.platform.chain.block_number()
+    response = http.get(f"/proofs/{index}")
+    assert response.status_code in (404, 425)
+    assert services.platform.chain.block_number() == before

@@ -6,6 +6,8 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import sys
+import textwrap
 from collections.abc import Iterator
 
 import httpx
@@ -17,6 +19,7 @@ from ailedger.config import Settings
 from ailedger.platform import Platform
 from ailedger.services import (
     HttpTransport,
+    NotYetAnchoredError,
     PaymentRequiredError,
     ServiceClient,
     VoucherStore,
@@ -26,6 +29,7 @@ from ailedger.services import (
 )
 from ailedger.services.runtime import (
     OWNER_KEY,
+    consumer_records_path,
     open_consumer_records,
     publish_model,
     voucher_store_path,
@@ -69,8 +73,10 @@ def port(env) -> int:
     return port
 
 
-def _start(env, port: int, program: str = CLI) -> subprocess.Popen:
+def _start(env, port: int, program: str = CLI, batch_seconds: float = 1.0) -> subprocess.Popen:
+    """``services serve`` whose upkeep anchors the call log every ``batch_seconds``."""
     argv = ["services", "serve", "diagnosis", "--port", str(port), "--claim-interval", "3600"]
+    argv += ["--batch-seconds", str(batch_seconds)]
     return start_server(env, argv, f"http://127.0.0.1:{port}", program=program)
 
 
@@ -81,6 +87,15 @@ def server(env, port) -> Iterator[subprocess.Popen]:
     if process.poll() is None:
         process.kill()
         process.wait(timeout=30)
+
+
+@pytest.fixture
+def slow_batches(env, port) -> Iterator[subprocess.Popen]:
+    """A host whose batch policy anchors only hourly: every record stays unanchored."""
+    process = _start(env, port, batch_seconds=3600)
+    yield process
+    process.kill()
+    process.wait(timeout=30)
 
 
 def _client(platform: Platform) -> ServiceClient:
@@ -218,3 +233,121 @@ def test_the_host_applies_the_configured_body_limit(env, port):
     finally:
         process.kill()
         process.wait(timeout=30)
+
+
+def test_proof_requests_never_spend_the_operators_gas(env, port, slow_batches):
+    """Anyone may GET /proofs/<i>; for a record not yet anchored it used to send an
+    anchor transaction at the operator's expense on every call."""
+    with Platform.open(Settings()) as platform:
+        client = _client(platform)
+        listing = client.discover("diagnosis")
+        paid = client.call(listing, diagnosis_model().examples[0])
+        before = platform.chain.block_number()  # one block per transaction
+        for _ in range(3):
+            response = httpx.get(f"http://127.0.0.1:{port}/proofs/{paid.log_index}")
+            assert response.status_code == 425
+            body = response.json()
+            assert body["error"] == "not_yet_anchored"
+            assert "not yet anchored; anchored by 20" in body["message"]
+            assert "3600 s" in body["message"]
+        assert platform.chain.block_number() == before  # no transaction was sent
+        with pytest.raises(NotYetAnchoredError, match="not yet anchored"):
+            client.proof(listing, paid)
+
+
+PAY_MANY = textwrap.dedent(
+    """
+    import sys
+    from ailedger.config import Settings
+    from ailedger.errors import AILedgerError
+    from ailedger.platform import Platform
+    from ailedger.services import ServiceClient, diagnosis_model, service_contracts
+    from ailedger.services.runtime import open_consumer_records
+
+    with Platform.open(Settings()) as platform:
+        contracts = service_contracts(platform)
+        consumer = platform.account("consumer")
+        with open_consumer_records(platform.settings, consumer.address) as records:
+            client = ServiceClient(
+                consumer, contracts.registry, contracts.channels, records=records
+            )
+            listing = client.discover("diagnosis")
+            example = diagnosis_model().examples[0]
+            print("ready", flush=True)
+            sys.stdin.readline()  # both start paying together
+            failures = 0
+            for _ in range(int(sys.argv[1])):
+                try:
+                    client.call(listing, example)
+                except AILedgerError as error:
+                    failures += 1
+                    print("refused:", error.message, flush=True)
+    sys.exit(1 if failures else 0)
+    """
+)
+
+
+def test_two_processes_paying_on_one_channel_never_race(env, port, server):
+    """Each process used to sign, then send; a voucher signed later but sent first made
+    the other stale, which then read as "refused yet holds it"."""
+    calls = 40
+    with Platform.open(Settings()) as platform:
+        client = _client(platform)
+        first = client.call(client.discover("diagnosis"), diagnosis_model().examples[0])
+        client.records.close()
+    payers = [
+        subprocess.Popen(
+            [sys.executable, "-c", PAY_MANY, str(calls)],
+            env=env,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        for _ in range(2)
+    ]
+    for payer in payers:
+        assert payer.stdout.readline() == "ready\n"
+    for payer in payers:
+        payer.stdin.write("go\n")
+        payer.stdin.flush()
+    outputs = [payer.communicate(timeout=300)[0] for payer in payers]
+    assert [payer.returncode for payer in payers] == [0, 0], outputs
+    status = httpx.get(f"http://127.0.0.1:{port}/channels/{first.voucher.channel_id}").json()
+    assert status["latest_voucher"]["nonce"] == 1 + 2 * calls
+    assert status["latest_voucher"]["amount"] == (1 + 2 * calls) * PRICE
+
+
+def test_lost_consumer_records_are_rebuilt_by_the_cli(env, port, server, tmp_path):
+    runner = CliRunner()
+    saved = tmp_path / "call.json"
+    for args in (["call", "diagnosis"], ["call", "diagnosis", "--save", str(saved)]):
+        result = runner.invoke(services_cli, args)
+        assert result.exit_code == 0, result.output
+    with Platform.open(Settings()) as platform:
+        path = consumer_records_path(platform.settings, platform.keystore.address("consumer"))
+    for lost in path.parent.glob(path.name + "*"):
+        if lost.is_file():
+            lost.unlink()
+    refused = runner.invoke(services_cli, ["call", "diagnosis"])
+    assert refused.exit_code == 1 and "refusing to pay on top of it" in str(refused.exception)
+    rebuilt = runner.invoke(services_cli, ["records", "rebuild", str(saved), "--no-ask-hosts"])
+    assert rebuilt.exit_code == 0, rebuilt.output
+    assert "signed up to voucher 2" in rebuilt.output
+    again = runner.invoke(services_cli, ["call", "diagnosis"])
+    assert again.exit_code == 0, again.output
+    assert "voucher 3" in again.output
+
+
+def test_a_deeply_nested_batch_line_does_not_end_the_host(port, server):
+    """Each line of POST /batch/lines is parsed by the host itself, after the body."""
+    deep = b"[" * 200_000 + b"]" * 200_000
+    for body in (deep, b'{"salt": "0x00"}\n' + deep):
+        response = httpx.post(
+            f"http://127.0.0.1:{port}/batch/lines",
+            content=body,
+            headers={"content-type": "application/x-ndjson"},
+        )
+        assert response.status_code == 422
+        assert "nested deeper than" in response.json()["message"]
+    assert httpx.get(f"http://127.0.0.1:{port}/health").json()["status"] == "ok"

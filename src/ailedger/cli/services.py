@@ -2,7 +2,8 @@
 
 A model owner runs ``publish`` then ``serve``; a consumer runs ``call`` (which
 opens or reuses a payment channel) and can ``verify`` a saved call proof; the
-owner ``claim``\\s vouchers and ``withdraw``\\s ALT. Keystore accounts default to
+owner ``claim``\\s vouchers and ``withdraw``\\s ALT. ``records rebuild`` restores a
+consumer's lost records from the chain and vouchers it signed. Keystore accounts default to
 ``model-owner`` (owner) and ``consumer``; ``--account`` picks another.
 """
 
@@ -111,10 +112,14 @@ def serve(
     port: int = typer.Option(8100, min=1, max=65535, help="TCP port."),
     account: str = typer.Option(OWNER, help="Keystore account of the owner."),
     claim_interval: float = typer.Option(30.0, min=0.1, help="Seconds between claim rounds."),
+    batch_seconds: float = typer.Option(
+        60.0, min=0.1, help="Anchor the call log at least this often (batch age limit)."
+    ),
 ) -> None:
     """Serve a published model over HTTP; claims periodically and on shutdown."""
     import uvicorn
 
+    from ailedger.core.log import BatchPolicy
     from ailedger.http import HttpPolicy
     from ailedger.services import service_contracts
     from ailedger.services.app import create_host_app
@@ -124,7 +129,9 @@ def serve(
     try:
         contracts = service_contracts(platform)
         owner = platform.account(account)
-        service = open_host(platform, contracts, owner, name)
+        service = open_host(
+            platform, contracts, owner, name, batch=BatchPolicy(max_seconds=batch_seconds)
+        )
         app_ = create_host_app(
             service,
             claim_interval=claim_interval,
@@ -149,6 +156,9 @@ def call(
     deposit: str = typer.Option("1", help="ALT to lock if a new channel is opened."),
     account: str = typer.Option(CONSUMER, help="Keystore account that pays."),
     save: Path = typer.Option(None, help="Write the call (receipt, salt, proof) as JSON here."),
+    proof_wait: float = typer.Option(
+        120.0, min=0, help="With --save: seconds to wait for the host to anchor the call."
+    ),
 ) -> None:
     """Make one paid call over HTTP; prints the output and the verified receipt.
 
@@ -175,7 +185,7 @@ def call(
             paid = client.call(listing, inputs, deposit=parse_alt(deposit, "deposit"))
             document = paid.to_dict()
             if save is not None:
-                document["proof"] = client.proof(listing, paid)
+                document["proof"] = client.proof(listing, paid, wait=proof_wait)
                 save.write_text(json.dumps(document, indent=2) + "\n")
     console.print_json(json.dumps(paid.output))
     console.print(
@@ -184,6 +194,40 @@ def call(
         f"log index {paid.log_index}" + (f"; saved {save}" if save else ""),
         highlight=False,
     )
+
+
+records_app = typer.Typer(help="A consumer's own records of vouchers signed.", no_args_is_help=True)
+app.add_typer(records_app, name="records")
+
+
+@records_app.command("rebuild")
+def rebuild_records(
+    saved: list[Path] = typer.Argument(None, help="Calls saved by `services call --save`."),
+    account: str = typer.Option(CONSUMER, help="Keystore account whose records to rebuild."),
+    ask_hosts: bool = typer.Option(
+        True, help="Also take each host's copy of its latest voucher if it carries our signature."
+    ),
+) -> None:
+    """Rebuild lost records from the chain, saved calls and vouchers we signed."""
+    from ailedger.services import ServiceClient, service_contracts
+    from ailedger.services.runtime import open_consumer_records
+
+    documents = [_read_json("@" + str(path)) for path in saved or ()]
+    with _open() as platform:
+        contracts = service_contracts(platform)
+        consumer = platform.account(account)
+        with open_consumer_records(platform.settings, consumer.address) as records:
+            client = ServiceClient(
+                consumer, contracts.registry, contracts.channels, records=records
+            )
+            rebuilt = client.rebuild_records(documents, ask_hosts=ask_hosts)
+    for channel_id, record in rebuilt.items():
+        console.print(
+            f"channel {channel_id}: signed up to voucher {record.signed_nonce}, "
+            f"{_alt(record.accepted_amount)} ALT accepted",
+            highlight=False,
+        )
+    console.print(f"rebuilt {len(rebuilt)} channel(s)", highlight=False)
 
 
 @app.command("channels")

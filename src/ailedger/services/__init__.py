@@ -17,19 +17,22 @@ Public API (everything else in this package may change)::
                 max_batch=1000)
         .handle(request_json) -> response_json; .handle_batch(request_json) -> response_json
         .call(input, salt, voucher) -> PaidResponse; .call_batch(inputs, salt, voucher)
-        -> PaidBatchResponse; .claim_due(); .claim_all(); .proof(index); .recover()
+        -> PaidBatchResponse; .claim_due(); .claim_all(); .recover()
+        .proof(index)   # never anchors: NotYetAnchoredError (425) until the batch policy does
+        .upkeep_log() / .anchor_now()   # the upkeep loop's / the operator's own anchoring
     create_host_app(host, claim_interval=30.0) -> FastAPI          # `ailedger services serve`
     ConsumerRecords(path)   # a consumer's own record of vouchers signed and models pinned
     ServiceClient(account, registry, channels, records=, transport_for=...)
         .discover(name, owner=None) / .channel_for(listing, deposit=)
         .call(listing, input) -> PaidCall
         .call_batch(listing, inputs) -> PaidBatch       # N calls, one voucher, one receipt
-        .prove(call_or_batch, item=0) -> CallProofReport
+        .prove(call_or_batch, item=0, wait=0.0) -> CallProofReport
+        .rebuild_records(saved_calls=(), ask_hosts=True)   # lost records: chain + our signatures
     verify_call_proof(proof, chain, registry, *, expected_receipt=None) -> CallProofReport
     diagnosis_model() / credit_model() / build_model(name) -> ServedModel
     run_services_scenario(platform, console) -> ServicesSummary     # the demo step
     Errors: PaymentRequiredError (402), ModelDeprecatedError (410), AmbiguousModelError
-    (409), plus ailedger.errors.
+    (409), NotYetAnchoredError (425), plus ailedger.errors.
 """
 
 from __future__ import annotations
@@ -46,6 +49,7 @@ from ailedger.services.deployment import (
 from ailedger.services.errors import (
     AmbiguousModelError,
     ModelDeprecatedError,
+    NotYetAnchoredError,
     PaymentRequiredError,
 )
 from ailedger.services.host import ClaimPolicy, PaidBatchResponse, PaidResponse, ServiceHost
@@ -89,6 +93,7 @@ __all__ = [
     "ModelDeprecatedError",
     "ModelListing",
     "ModelRegistryClient",
+    "NotYetAnchoredError",
     "PaidBatch",
     "PaidBatchResponse",
     "PaidCall",

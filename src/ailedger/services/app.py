@@ -38,12 +38,15 @@ class HostLoop:
 
     Rounds come every ``interval`` seconds, and at least twice per expiry margin of the
     host's :class:`ClaimPolicy`: a channel that enters the margin (no more vouchers
-    taken) must be claimed before it expires and its consumer may reclaim.
+    taken) must be claimed before it expires and its consumer may reclaim; and at least
+    once per age limit of the log's batch policy, which is the only way a batch closed
+    by age gets anchored (``GET /proofs`` never anchors).
     """
 
     def __init__(self, host: ServiceHost, interval: float) -> None:
         self.host = host
-        self.interval = min(interval, host.policy.expiry_margin / 2)
+        self.interval = min(interval, host.policy.expiry_margin / 2, host.log.policy.max_seconds)
+        host.upkeep_interval = self.interval
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="service-host-loop", daemon=True)
 
@@ -55,7 +58,7 @@ class HostLoop:
         for step in (
             self.host.refresh_listing,
             self.host.claim_due,
-            self.host.log.poll,
+            self.host.upkeep_log,
             self.host.checkpoint,
         ):
             try:

@@ -24,6 +24,7 @@ from typing import Any
 from ailedger.core.identity import canonical_json
 from ailedger.core.log import merkle
 from ailedger.errors import IntegrityError, InvalidInputError
+from ailedger.http import json_depth
 from ailedger.services.receipts import SALT_BYTES, BatchReceipt, _hex, commit
 from ailedger.services.vouchers import Voucher
 
@@ -46,6 +47,7 @@ MAX_BATCH = 1000  # inputs per batch a host takes by default
 BATCH_LINES_MEDIA_TYPE = "application/x-ndjson"
 
 _decode_json = json.JSONDecoder().raw_decode
+MAX_LINE_DEPTH = 32  # an input object or the envelope nests a few levels
 
 
 def item_salt(salt: bytes, index: int) -> bytes:
@@ -241,6 +243,9 @@ def decode_batch_lines(
 
 def _line_object(line: bytes, where: str) -> Any:
     """The JSON object that is exactly ``line``: no whitespace around it, nothing after."""
+    if json_depth(line) > MAX_LINE_DEPTH:
+        # Counted before parsing: a deeper line would crash the host (see ailedger.http.json_depth).
+        raise InvalidInputError(f"{where}: nested deeper than {MAX_LINE_DEPTH} levels", field=where)
     try:
         text = line.decode()
         value, end = _decode_json(text)

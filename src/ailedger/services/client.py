@@ -33,10 +33,14 @@ from eth_account.signers.local import LocalAccount
 
 from ailedger.core.identity import canonical_json
 from ailedger.core.log import hash_leaf
-from ailedger.errors import IntegrityError, InvalidInputError
+from ailedger.errors import AILedgerError, IntegrityError, InvalidInputError
 from ailedger.services.batches import BatchItem, batch_items, batch_records
 from ailedger.services.channels import ChannelsClient, ChannelState
-from ailedger.services.errors import AmbiguousModelError, PaymentRequiredError
+from ailedger.services.errors import (
+    AmbiguousModelError,
+    NotYetAnchoredError,
+    PaymentRequiredError,
+)
 from ailedger.services.proofs import CallProofReport, verify_call_proof
 from ailedger.services.receipts import (
     SALT_BYTES,
@@ -46,7 +50,7 @@ from ailedger.services.receipts import (
     call_record,
     commit,
 )
-from ailedger.services.records import ChannelRef, ConsumerRecords
+from ailedger.services.records import ChannelRecord, ChannelRef, ConsumerRecords
 from ailedger.services.registry import ModelListing, ModelRegistryClient
 from ailedger.services.transport import HttpTransport, Transport
 from ailedger.services.vouchers import Voucher, VoucherSigner
@@ -304,7 +308,9 @@ class ServiceClient:
             )
         transport = self._transport(listing)
         self.records.pin(listing.name, listing.owner, listing.model_id)
-        with self._lock:
+        # One voucher in flight per channel, across processes: a voucher signed later
+        # but sent first would make ours stale and look like a host holding a refused one.
+        with self._lock, self.records.channel_turn(self._ref(channel)):
             try:
                 return attempt(channel, transport)
             except PaymentRequiredError as error:
@@ -539,6 +545,73 @@ class ServiceClient:
         self.records.mark_accepted(ref, voucher.nonce, voucher.amount)
         return True
 
+    def rebuild_records(
+        self, saved_calls: Sequence[Mapping[str, Any]] = (), *, ask_hosts: bool = True
+    ) -> dict[int, ChannelRecord]:
+        """Restore this account's records of every channel it opened (after the records
+        file was lost), from evidence that needs nobody's word.
+
+        Per channel: the chain's claimed nonce and amount; each of ``saved_calls``
+        (``services call --save`` documents) whose receipt the model's owner signed
+        over a voucher this account signed; and, with ``ask_hosts``, the host's copy of
+        its latest voucher if it carries this account's signature (it was signed, so it
+        pays nothing twice). The host's unsigned report of the channel is never used.
+        Returns the rebuilt record per channel id.
+        """
+        evidence: dict[int, list[Voucher]] = {}
+        for saved in saved_calls:
+            voucher = self._saved_voucher(saved)
+            evidence.setdefault(voucher.channel_id, []).append(voucher)
+        rebuilt = {}
+        for channel in self.channels.opened(consumer=self.account.address):
+            vouchers = evidence.get(channel.channel_id, [])
+            if ask_hosts and not channel.reclaimed:
+                vouchers += self._hosts_copy(channel)
+            nonce, amount = channel.nonce, channel.claimed
+            for voucher in vouchers:
+                nonce, amount = max(nonce, voucher.nonce), max(amount, voucher.amount)
+            rebuilt[channel.channel_id] = self.records.rebuild(
+                self._ref(channel), nonce=nonce, amount=min(amount, channel.deposit)
+            )
+        return rebuilt
+
+    def _saved_voucher(self, saved: Mapping[str, Any]) -> Voucher:
+        """The voucher of a saved call, once its receipt is checked to be the model owner's
+        over that very voucher, and the voucher to be ours."""
+        try:
+            raw = saved["receipt"]
+            receipt: CallReceipt | BatchReceipt = (
+                BatchReceipt.from_dict(raw) if "count" in raw else CallReceipt.from_dict(raw)
+            )
+            voucher = Voucher.from_dict(saved["voucher"])
+        except (KeyError, TypeError) as error:
+            raise InvalidInputError(
+                f"saved call: expected a receipt and a voucher ({error})", field="saved"
+            ) from None
+        self.receipts.verify(receipt, self.registry.get(receipt.model_id).owner)
+        if (receipt.channel_id, receipt.nonce, receipt.amount) != (
+            voucher.channel_id,
+            voucher.nonce,
+            voucher.amount,
+        ) or self.vouchers.signer_of(voucher) != self.account.address:
+            raise IntegrityError(
+                f"saved call: the voucher is not this account's voucher the receipt names "
+                f"(channel {receipt.channel_id}, nonce {receipt.nonce})",
+                field="voucher",
+            )
+        return voucher
+
+    def _hosts_copy(self, channel: ChannelState) -> list[Voucher]:
+        """The host's latest voucher on ``channel`` if it carries our signature, else none."""
+        try:
+            transport = self._transport(self.registry.get(channel.model_id))
+            latest = transport.channel(channel.channel_id).get("latest_voucher")
+            voucher = Voucher.from_dict(latest)
+            ours = self.vouchers.signer_of(voucher) == self.account.address
+        except (AILedgerError, AttributeError, TypeError):
+            return []  # unreachable or unreadable: proves nothing
+        return [voucher] if ours and voucher.channel_id == channel.channel_id else []
+
     def _transport(self, listing: ModelListing) -> Transport:
         transport = self._transports.get(listing.model_id)
         if transport is None:
@@ -548,20 +621,46 @@ class ServiceClient:
     # -- proofs --------------------------------------------------------------------------------
 
     def proof(
-        self, listing: ModelListing, call: PaidCall | PaidBatch, item: int = 0
+        self,
+        listing: ModelListing,
+        call: PaidCall | PaidBatch,
+        item: int = 0,
+        *,
+        wait: float = 0.0,
     ) -> dict[str, Any]:
         """The host's proof of ``call`` (of item ``item`` of a batch): record, inclusion
-        proof, signed and anchored head."""
-        return self._transport(listing).proof(call.log_index + self._item(call, item))
+        proof, signed and anchored head.
+
+        A host anchors by its batch policy, not on demand: until the call's batch is
+        anchored it answers :class:`NotYetAnchoredError` naming when it will be. With
+        ``wait`` seconds the client asks again (once a second) until then.
+        """
+        index = call.log_index + self._item(call, item)
+        transport = self._transport(listing)
+        deadline = time.monotonic() + wait
+        while True:
+            try:
+                return transport.proof(index)
+            except NotYetAnchoredError:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise
+                time.sleep(min(1.0, left))
 
     def prove(
-        self, call: PaidCall | PaidBatch, listing: ModelListing | None = None, *, item: int = 0
+        self,
+        call: PaidCall | PaidBatch,
+        listing: ModelListing | None = None,
+        *,
+        item: int = 0,
+        wait: float = 0.0,
     ) -> CallProofReport:
-        """Fetch and verify the proof of ``call`` (of item ``item`` of a batch) on chain."""
+        """Fetch (waiting up to ``wait`` seconds for its anchor, see :meth:`proof`) and
+        verify the proof of ``call`` (of item ``item`` of a batch) on chain."""
         listing = listing or self.registry.get(call.receipt.model_id)
         index = self._item(call, item)
         report = verify_call_proof(
-            self.proof(listing, call, index),
+            self.proof(listing, call, index, wait=wait),
             self.chain,
             self.registry,
             expected_receipt=call.receipt,

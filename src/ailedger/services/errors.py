@@ -4,7 +4,12 @@ from __future__ import annotations
 
 from ailedger.errors import AILedgerError, InvalidInputError
 
-__all__ = ["AmbiguousModelError", "ModelDeprecatedError", "PaymentRequiredError"]
+__all__ = [
+    "AmbiguousModelError",
+    "ModelDeprecatedError",
+    "NotYetAnchoredError",
+    "PaymentRequiredError",
+]
 
 
 class PaymentRequiredError(AILedgerError):
@@ -26,3 +31,14 @@ class AmbiguousModelError(InvalidInputError):
 
     kind = "ambiguous"
     http_status = 409
+
+
+class NotYetAnchoredError(AILedgerError):
+    """A call record is logged but its batch is not yet signed and anchored (HTTP 425).
+
+    The host anchors by its batch policy, never on a caller's demand (that would spend
+    the operator's gas at anyone's request); ask again after the time the message names.
+    """
+
+    kind = "not_yet_anchored"
+    http_status = 425

@@ -32,6 +32,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from eth_account.signers.local import LocalAccount
@@ -52,7 +53,11 @@ from ailedger.services.batches import (
     decode_batch_lines,
 )
 from ailedger.services.channels import ChannelsClient, ChannelState, ClaimResult
-from ailedger.services.errors import ModelDeprecatedError, PaymentRequiredError
+from ailedger.services.errors import (
+    ModelDeprecatedError,
+    NotYetAnchoredError,
+    PaymentRequiredError,
+)
 from ailedger.services.models import ServedModel
 from ailedger.services.receipts import (
     RECORD_KIND,
@@ -153,6 +158,7 @@ class ServiceHost:
         policy: ClaimPolicy | None = None,
         clock: Callable[[], float] = time.time,
         max_batch: int = MAX_BATCH,
+        upkeep_interval: float = 30.0,
     ) -> None:
         if isinstance(max_batch, bool) or not isinstance(max_batch, int) or max_batch < 1:
             raise InvalidInputError(
@@ -187,6 +193,9 @@ class ServiceHost:
         self.log = log
         self.policy = policy or ClaimPolicy()
         self.max_batch = max_batch
+        # Seconds between upkeep rounds (``HostLoop``): a due batch is anchored at most
+        # this late, which the "anchored by" time of an unanchored record allows for.
+        self.upkeep_interval = upkeep_interval
         self._clock = clock
         chain_id = channels.chain.chain_id
         self.receipts = ReceiptSigner(chain_id, registry.address)
@@ -459,35 +468,61 @@ class ServiceHost:
     def proof(self, log_index: int) -> dict[str, Any]:
         """The record at ``log_index`` with its inclusion proof in an anchored, signed head.
 
-        Closes (and anchors) the open batch first when the record is not yet covered.
+        Never sends a transaction: anyone may ask (``GET /proofs/<i>``), and anchoring on
+        demand would let any caller spend the operator's gas. A record whose batch is
+        not yet anchored raises :class:`NotYetAnchoredError` naming when the batch
+        policy anchors it (:meth:`upkeep_log` does, in the host's upkeep loop; the
+        operator may anchor at once with :meth:`anchor_now`).
         """
         if isinstance(log_index, bool) or not isinstance(log_index, int) or log_index < 0:
             raise InvalidInputError(
                 f"log_index: expected a non-negative integer, got {log_index!r}",
                 field="log_index",
             )
-        if log_index >= self.log.size:
+        size = self.log.size
+        if log_index >= size:
             raise NotFoundError(
-                f"log_index: record {log_index} does not exist (log size {self.log.size})",
+                f"log_index: record {log_index} does not exist (log size {size})",
                 field="log_index",
             )
-        head = self.log.head()
-        if head is None or head.head.tree_size <= log_index:
-            self.log.close_batch()
-            head = self.log.head()
-        assert head is not None
-        anchor = next((a for a in self.log.anchors() if a.tree_size == head.head.tree_size), None)
-        if anchor is None:
-            anchored = self.log.anchor_pending()
-            anchor = next(a for a in anchored if a.tree_size == head.head.tree_size)
-        size = head.head.tree_size
+        anchors = self.log.anchors()
+        anchor = anchors[-1] if anchors else None
+        if anchor is None or anchor.tree_size <= log_index:
+            raise NotYetAnchoredError(
+                f"log_index: record {log_index} is not yet anchored; anchored by "
+                f"{self._anchored_by(log_index)} (batch policy: every "
+                f"{self.log.policy.max_records} records or {self.log.policy.max_seconds:g} s)",
+                field="log_index",
+            )
+        head = next(h for h in reversed(self.log.heads()) if h.head.tree_size == anchor.tree_size)
         return {
             "record": self.log.record(log_index).decode(),
             "log_index": log_index,
-            "inclusion_proof": self.log.inclusion_proof(log_index, size).to_dict(),
+            "inclusion_proof": self.log.inclusion_proof(log_index, anchor.tree_size).to_dict(),
             "tree_head": head.to_dict(),
             "anchor": anchor.to_dict(),
         }
+
+    def _anchored_by(self, log_index: int) -> str:
+        """When the batch holding ``log_index`` closes at the latest (UTC, ISO 8601):
+        its age limit counted from the record's receipt time (the batch opened no later)."""
+        try:
+            stamped_ms = int(json.loads(self.log.record(log_index))["receipt"]["timestamp"])
+        except (ValueError, KeyError, TypeError):
+            stamped_ms = int(self._clock() * 1000)
+        due = stamped_ms / 1000 + self.log.policy.max_seconds + self.upkeep_interval
+        return datetime.fromtimestamp(due, UTC).isoformat(timespec="seconds")
+
+    def upkeep_log(self) -> None:
+        """Close the log's batch if the policy says it is due, and anchor every signed
+        head not yet on chain (one that failed to anchor earlier is retried here)."""
+        self.log.poll()
+        self.log.anchor_pending()
+
+    def anchor_now(self) -> None:
+        """The operator's own path (in process, never an HTTP route): sign and anchor
+        every call logged so far, at the operator's expense, now."""
+        self.log.close_batch()
 
     # -- durability --------------------------------------------------------------------------
 

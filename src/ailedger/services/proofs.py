@@ -37,11 +37,16 @@ from ailedger.core.log import (
 )
 from ailedger.core.trust import LogIdentity, Pins, log_identity
 from ailedger.errors import AILedgerError, IntegrityError, InvalidInputError
+from ailedger.http import json_depth
 from ailedger.services.batches import BATCH_RECORD_KIND, BatchItem, verify_item
 from ailedger.services.receipts import RECORD_KIND, BatchReceipt, CallReceipt, ReceiptSigner
 from ailedger.services.registry import ModelRegistryClient
 
 __all__ = ["CallProofReport", "verify_call_proof"]
+
+# A call record nests a few levels (receipt, voucher, batch item); a proof's record comes
+# from whoever hands the proof over, so its depth is checked before parsing.
+MAX_RECORD_DEPTH = 32
 
 
 @dataclass(frozen=True)
@@ -80,6 +85,8 @@ def verify_call_proof(
         raise InvalidInputError("proof: expected an object", field="proof")
     try:
         record_text = proof["record"]
+        if json_depth(record_text.encode()) > MAX_RECORD_DEPTH:
+            raise ValueError(f"record nested deeper than {MAX_RECORD_DEPTH} levels")
         record = json.loads(record_text)
         log_index = proof["log_index"]
         inclusion = InclusionProof.from_dict(proof["inclusion_proof"])

@@ -18,16 +18,26 @@ It also pins, per model name, the owner and model id the account first used
 that later resolves the name to someone else is noticed.
 
 Writes commit in ``BEGIN IMMEDIATE`` transactions, so several clients (threads or
-processes) of one account share a file safely; ``synchronous=NORMAL`` (WAL) by
-default: a killed process loses nothing, a power loss may lose the last commits,
-after which a host showing a voucher of ours above the records is refused (the
-safe side) until the records are restored.
+processes) of one account share a file safely, and with ``synchronous=FULL``: the
+``signed`` record is on disk (fsynced) before the voucher is sent, so not even a
+power loss leaves the host holding a voucher the records do not know. If the file
+is lost anyway, :meth:`rebuild` restores a channel from evidence that needs nobody's
+word: the chain's claimed amount and nonce, and vouchers carrying this account's own
+signature (a host's copy of one, or a saved call whose receipt the owner signed).
+
+A call on a channel, from signing its voucher to recording its acceptance, is one
+turn (:meth:`channel_turn`): an exclusive lock on a file per channel, so clients in
+other processes paying on the same channel wait instead of racing (a voucher signed
+later but sent first would make the earlier one stale).
 """
 
 from __future__ import annotations
 
+import fcntl
+import hashlib
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -89,7 +99,7 @@ class ModelPin:
 class ConsumerRecords:
     """Vouchers signed and models used by one consumer account, in one SQLite file."""
 
-    def __init__(self, path: Path | str, *, synchronous: str = "NORMAL") -> None:
+    def __init__(self, path: Path | str, *, synchronous: str = "FULL") -> None:
         self.path = Path(path)
         self._db = open_sqlite(
             self.path,
@@ -99,6 +109,22 @@ class ConsumerRecords:
             remedy="restore it from a backup: vouchers signed since then are unknown",
         )
         self._lock = threading.Lock()
+        self._turns = self.path.with_name(self.path.name + ".turns")
+
+    @contextmanager
+    def channel_turn(self, ref: ChannelRef) -> Iterator[None]:
+        """Hold channel ``ref`` exclusively (across threads and processes) until the block
+        ends: sign, send and record one voucher at a time per channel."""
+        self._turns.mkdir(mode=0o700, exist_ok=True)
+        name = hashlib.sha256(ref.key.encode()).hexdigest()[:32] + ".lock"
+        # A fresh descriptor each turn: flock excludes other descriptors of this
+        # process as well as other processes.
+        with open(self._turns / name, "a") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
 
     # -- channels ------------------------------------------------------------------------------
 
@@ -174,6 +200,22 @@ class ConsumerRecords:
                         max(amount, record.accepted_amount),
                     ),
                 )
+
+    def rebuild(self, ref: ChannelRef, *, nonce: int, amount: int) -> ChannelRecord:
+        """Raise channel ``ref``'s record to at least ``(nonce, amount)``, signed and
+        accepted; never lowers it. Only for evidence that needs nobody's word: the
+        chain's claimed nonce and amount, or a voucher carrying this account's signature
+        (which it signed, so it was paid for)."""
+        with self._lock, immediate(self._db):
+            record = self._channel(ref.key) or ChannelRecord(0, 0, 0, 0)
+            rebuilt = ChannelRecord(
+                max(record.signed_nonce, nonce),
+                max(record.signed_amount, amount),
+                max(record.accepted_nonce, nonce),
+                max(record.accepted_amount, amount),
+            )
+            self._write(ref.key, rebuilt)
+        return rebuilt
 
     # -- model pins ----------------------------------------------------------------------------
 

@@ -15,7 +15,7 @@ from pathlib import Path
 from eth_account.signers.local import LocalAccount
 
 from ailedger.config import Settings
-from ailedger.core.log import log_name
+from ailedger.core.log import BatchPolicy, log_name
 from ailedger.errors import IntegrityError, InvalidInputError, NotFoundError
 from ailedger.platform import Platform
 from ailedger.services.batches import MAX_BATCH
@@ -141,19 +141,21 @@ def open_host(
     policy: ClaimPolicy | None = None,
     synchronous: str = "NORMAL",
     max_batch: int = MAX_BATCH,
+    batch: BatchPolicy | None = None,
 ) -> ServiceHost:
     """A host for ``owner``'s registered model ``name`` (loaded from the data dir if not given).
 
     The voucher store skips fsync by default (``synchronous="NORMAL"``): every
     answered call's voucher is also in the log, which fsyncs, and the host replays
     the log into the store when it opens (see :meth:`ServiceHost.recover`).
+    ``batch`` is the call log's batch policy (how often calls are anchored).
     """
     check_service_name(name)
     listing = contracts.registry.get(contracts.registry.model_id(owner.address, name))
     if model is None:
         model = load_model(models_dir(platform.settings), name, listing.model_hash)
     store = VoucherStore(voucher_store_path(platform.settings, name), synchronous=synchronous)
-    log = platform.open_log(log_name_for(name))
+    log = platform.open_log(log_name_for(name), batch)
     return ServiceHost(
         model=model,
         listing=listing,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -13,10 +14,12 @@ from ailedger.errors import (
     NotFoundError,
     UnauthorizedError,
 )
+from ailedger.http import json_depth
 from ailedger.services.batches import BATCH_LINES_MEDIA_TYPE, encode_batch_lines
 from ailedger.services.errors import (
     AmbiguousModelError,
     ModelDeprecatedError,
+    NotYetAnchoredError,
     PaymentRequiredError,
 )
 
@@ -25,7 +28,19 @@ if TYPE_CHECKING:
 
     from ailedger.services.host import ServiceHost
 
-__all__ = ["HttpTransport", "LocalTransport", "Transport"]
+__all__ = [
+    "MAX_RESPONSE_BYTES",
+    "MAX_RESPONSE_DEPTH",
+    "HttpTransport",
+    "LocalTransport",
+    "Transport",
+]
+
+# A host is a counterparty: what it answers is read only up to these bounds. The
+# largest honest answer is a batch of MAX_BATCH outputs with their leaf hashes (well
+# under 1 MB); receipts and proofs nest a few levels deep.
+MAX_RESPONSE_BYTES = 16 << 20
+MAX_RESPONSE_DEPTH = 64
 
 _ERRORS: dict[str, type[AILedgerError]] = {
     cls.kind: cls
@@ -38,6 +53,7 @@ _ERRORS: dict[str, type[AILedgerError]] = {
         PaymentRequiredError,
         ModelDeprecatedError,
         AmbiguousModelError,
+        NotYetAnchoredError,
     )
 }
 
@@ -126,14 +142,13 @@ class HttpTransport:
         import httpx
 
         url = self.base_url + path
+        source = f"service at {self.base_url} ({method} {path})"
         try:
-            response = self._client.request(method, url, **kwargs)
+            with self._client.stream(method, url, **kwargs) as response:
+                raw = _read_bounded(response, source)
         except httpx.HTTPError as error:
             raise ChainError(f"service at {self.base_url} is unreachable: {error}") from None
-        try:
-            body = response.json()
-        except (ValueError, RecursionError):  # not JSON, or nested to exhaust our stack
-            body = None
+        body = _parse_bounded(raw, source)
         if response.is_success and isinstance(body, dict):
             return body
         if isinstance(body, dict) and "message" in body:
@@ -143,3 +158,37 @@ class HttpTransport:
             f"service at {self.base_url} answered {method} {path} with HTTP {response.status_code}",
             field="endpoint",
         )
+
+
+def _read_bounded(response: httpx.Response, source: str) -> bytes:
+    """The body of ``response``, refused (:class:`IntegrityError`) past MAX_RESPONSE_BYTES
+    without reading the rest."""
+    chunks, size = [], 0
+    for chunk in response.iter_bytes():
+        size += len(chunk)
+        if size > MAX_RESPONSE_BYTES:
+            raise IntegrityError(
+                f"{source}: answer larger than {MAX_RESPONSE_BYTES} bytes; refused",
+                field="response",
+            )
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _parse_bounded(raw: bytes, source: str) -> Any:
+    """``raw`` as JSON, or None if it is not JSON; refused if it nests deeper than
+    MAX_RESPONSE_DEPTH.
+
+    The depth is counted before parsing: with the recursion limit the embedded chain's
+    imports set, ``json.loads`` of a deeply nested answer overflows the C stack
+    (a crash, not a RecursionError).
+    """
+    if json_depth(raw) > MAX_RESPONSE_DEPTH:
+        raise IntegrityError(
+            f"{source}: answer nested deeper than {MAX_RESPONSE_DEPTH} levels; refused",
+            field="response",
+        )
+    try:
+        return json.loads(raw)
+    except (ValueError, RecursionError):
+        return None
