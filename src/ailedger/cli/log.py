@@ -6,8 +6,6 @@ import typer
 from rich.console import Console
 
 from ailedger.config import Settings
-from ailedger.core.log import open_store, verify_log
-from ailedger.platform import Platform
 
 app = typer.Typer(help="Inspect and verify transparency logs.", no_args_is_help=True)
 console = Console()
@@ -20,6 +18,9 @@ def verify(name: str = typer.Argument("decisions", help="Log name.")) -> None:
     Needs no password and changes nothing. Exits non-zero naming the first bad record
     if anything was changed, removed, inserted, reordered or rewritten.
     """
+    from ailedger.core.log import open_store, verify_log
+    from ailedger.platform import Platform
+
     with Platform.open(Settings()) as platform:
         # The registry lookup comes first: an unknown name must not create an empty log.
         anchorer = platform.log_reader(name)

@@ -7,7 +7,6 @@ from rich.console import Console
 from rich.table import Table
 
 from ailedger.config import Settings
-from ailedger.platform import Platform
 
 console = Console()
 chain_app = typer.Typer(help="Inspect the configured chain.", no_args_is_help=True)
@@ -16,6 +15,8 @@ chain_app = typer.Typer(help="Inspect the configured chain.", no_args_is_help=Tr
 @chain_app.command("status")
 def chain_status() -> None:
     """Chain id, head block, deployed contracts and ALT supply."""
+    from ailedger.platform import Platform
+
     with Platform.open(Settings()) as platform:
         status = platform.status()
     table = Table(title=f"Chain {status.chain_id}: {status.description}", show_header=False)
