@@ -22,7 +22,7 @@ from typer.core import TyperArgument, TyperCommand, TyperGroup, TyperOption
 
 from ailedger.cli.output import make_console
 from ailedger.config import Settings
-from ailedger.errors import AILedgerError
+from ailedger.errors import AILedgerError, UnauthorizedError
 
 app = typer.Typer(
     name="ailedger",
@@ -71,7 +71,7 @@ def main() -> None:
     try:
         build_command()(prog_name="ailedger")
     except AILedgerError as error:
-        _fail(error.field, error.message)
+        _fail(error.field, error.message + _what_to_do(error))
     except ValidationError as error:
         # Settings() read a bad AILEDGER_* variable: name the variable, not a traceback.
         if error.title != Settings.__name__:
@@ -99,6 +99,16 @@ _SECRETS = frozenset({"AILEDGER_PASSWORD", "AILEDGER_API_TOKEN"})
 _DATA_DIR_ADVICE = (
     "Check that the data dir (AILEDGER_HOME) is writable, has free space and was not damaged"
 )
+
+
+def _what_to_do(error: AILedgerError) -> str:
+    # Advice that only makes sense at a shell (the API says the same without it).
+    if isinstance(error, UnauthorizedError) and error.field == "password":
+        return (
+            "; set AILEDGER_PASSWORD to the password the key was created with (the demo's "
+            "own keys use 'ailedger-demo'), or remove the key with `ailedger keys delete`"
+        )
+    return ""
 
 
 def _describe_os_error(error: OSError) -> str:
