@@ -1,16 +1,16 @@
 """Ordinary file problems end every command with one line on stderr, never a traceback.
 
-The faults are real: a read-only data dir is a read-only bind mount (in a user and
-mount namespace, via `unshare`), a full disk is a file-size limit of 0 bytes (writes
-that grow a file fail with EFBIG, as ENOSPC would), a damaged database is a
-truncated file. Every command that does not serve forever runs under each fault.
+The faults are real, made in a user and mount namespace (`unshare -rm`): a
+read-only data dir is a read-only bind mount; a full one is a copy of it on a
+small tmpfs whose free space a filler file used up (writes fail with ENOSPC). A
+damaged database is a truncated file. Every command that does not serve forever
+runs under each fault.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import resource
 import shutil
 import subprocess
 import sys
@@ -34,23 +34,23 @@ def _env(home: Path, password: str | None) -> dict[str, str]:
 def run(home: Path, *args: str, fault: str | None = None, password: str | None = "ailedger-demo"):
     """``ailedger ARGS`` on ``home``, under ``fault`` (None, "read-only" or "full")."""
     command = [*CLI, *args]
-    preexec = None
-    if fault == "read-only":
-        command = ["unshare", "-rm", "sh", "-c", 'mount --bind -o ro "$0" "$0" && exec "$@"']
-        command += [str(home), *CLI, *args]
-    elif fault == "full":
-
-        def preexec() -> None:
-            resource.setrlimit(resource.RLIMIT_FSIZE, (0, resource.RLIM_INFINITY))
-
+    if fault is not None:
+        command = ["unshare", "-rm", "sh", "-c", _FAULTS[fault], str(home), *command]
     return subprocess.run(
-        command,
-        env=_env(home, password),
-        capture_output=True,
-        text=True,
-        preexec_fn=preexec,
-        timeout=300,
+        command, env=_env(home, password), capture_output=True, text=True, timeout=300
     )
+
+
+# Shell run inside the namespace: $0 is the data dir, "$@" the command.
+_FAULTS = {
+    "read-only": 'mount --bind -o ro "$0" "$0" && exec "$@"',
+    "full": (
+        'copy=$(mktemp -d) && cp -a "$0/." "$copy" '
+        '&& size=$(( $(du -sk "$copy" | cut -f1) + 2048 ))k '
+        '&& mount -t tmpfs -o size=$size tmpfs "$0" && cp -a "$copy/." "$0" '
+        '&& { dd if=/dev/zero of="$0/.filler" bs=4k 2>/dev/null; true; } && exec "$@"'
+    ),
+}
 
 
 def assert_one_line_error(result) -> None:
@@ -138,8 +138,8 @@ def _walk(decision_id: str, out: Path) -> list[list[str]]:
 def test_every_command_on_a_broken_data_dir_fails_in_one_line_or_succeeds(
     home, decision_id, tmp_path, fault
 ):
-    if fault == "read-only" and run(home, "--help", fault=fault).returncode != 0:
-        pytest.skip("`unshare -rm` with a bind mount is not permitted here")
+    if run(home, "--help", fault=fault).returncode != 0:
+        pytest.skip(f"cannot make a {fault} data dir here (`unshare -rm` and mount refused)")
     out = tmp_path / "out"
     out.mkdir()
     failures = []
@@ -148,8 +148,8 @@ def test_every_command_on_a_broken_data_dir_fails_in_one_line_or_succeeds(
         lines = result.stderr.strip().splitlines()
         one_line = result.returncode == 1 and len(lines) == 1 and lines[0].startswith("error")
         if "Traceback" in result.stderr or not (result.returncode == 0 or one_line):
-            failures.append((args, result.returncode, result.stderr[-600:]))
-    assert not failures, failures
+            failures.append(f"{' '.join(args)}: exit {result.returncode}\n{result.stderr[-800:]}")
+    assert not failures, "\n\n".join(failures)
 
 
 @pytest.mark.parametrize("command", ["proof", "export"])

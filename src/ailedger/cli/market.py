@@ -124,10 +124,26 @@ def purchases() -> None:
 def check(
     csv_file: Path = typer.Argument(..., exists=True, dir_okay=False, help="The dataset (CSV)."),
     policy_file: Path = typer.Option(
-        ..., "--policy", exists=True, dir_okay=False, help="Policy JSON (see docs)."
+        ...,
+        "--policy",
+        exists=True,
+        dir_okay=False,
+        help="Policy JSON file: which columns identify, generalize and protect (see below).",
     ),
 ) -> None:
-    """Run the anonymization gate on CSV_FILE; exit status 1 (with the report) if it fails."""
+    """Run the anonymization gate on CSV_FILE; exit status 1 (with the report) if it fails.
+
+    The policy is a JSON object: "direct_identifiers" (columns dropped, e.g. ["name"]),
+    "quasi_identifiers" (column: "keep", {"bands": [5, 10], "low": 40} for numbers cut
+    into ranges of growing width, or {"prefix": [3, 1]} for codes cut to their first
+    digits), "sensitive" (the column that must vary within each group), "k" (smallest
+    group, default 5), "l" (distinct sensitive values per group, default 2) and
+    "subject" (column naming the person, so k counts people, or null).
+
+    Example: {"direct_identifiers": ["name"], "quasi_identifiers": {"age": {"bands": [5,
+    10]}, "zip": {"prefix": [3]}, "sex": "keep"}, "sensitive": "diagnosis", "k": 5, "l": 2}.
+    More in docs/anonymization-policy.md.
+    """
     import pandas as pd
 
     from ailedger.market.anonymize import AnonymizationError, Prefix, anonymize, policy_from_dict
