@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(1800)]  # runs the whole demo
 
 CLI = [sys.executable, "-m", "ailedger.cli"]
 

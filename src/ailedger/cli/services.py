@@ -366,7 +366,12 @@ def _read_json(text: str) -> dict:
 def check_endpoint(endpoint: str) -> str:
     """``endpoint`` if it is an http(s) URL with a host, else :class:`InvalidInputError`."""
     parts = urlsplit(endpoint)
-    if parts.scheme not in ("http", "https") or not parts.hostname or " " in endpoint:
+    try:
+        _ = parts.port  # raises for a port that is not a number from 0 to 65535
+        url = parts.scheme in ("http", "https") and bool(parts.hostname) and " " not in endpoint
+    except ValueError:
+        url = False
+    if not url:
         raise InvalidInputError(
             f"endpoint: expected an http:// or https:// URL such as http://127.0.0.1:8100, "
             f"got {endpoint!r}",
