@@ -7,8 +7,10 @@ empty directory whose ``.venv`` is the environment running this test.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
+import signal
 import socket
 import subprocess
 import sys
@@ -43,15 +45,21 @@ def test_readme_commands_run_in_order_on_a_fresh_data_dir(tmp_path):
     (tmp_path / ".venv").symlink_to(Path(sys.prefix))
     env = {k: v for k, v in os.environ.items() if not k.startswith("AILEDGER_")}
     env.update(AILEDGER_HOME=str(tmp_path / "home"), AILEDGER_KEYSTORE_SCRYPT_N="16")
-    result = subprocess.run(
+    shell = subprocess.Popen(
         ["bash", "-c", "set -euxo pipefail\n" + walkthrough(README.read_text())],
         cwd=tmp_path,
         env=env,
-        capture_output=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         text=True,
-        timeout=1800,
+        start_new_session=True,  # its own process group: a failed run leaves no server behind
     )
-    assert result.returncode == 0, result.stderr[-4000:]
-    assert "Traceback" not in result.stderr
-    assert "VERIFIED" in result.stdout
-    assert "verified: credit call" in result.stdout
+    try:
+        stdout, stderr = shell.communicate(timeout=1700)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(shell.pid, signal.SIGKILL)
+    assert shell.returncode == 0, stderr[-4000:]
+    assert "Traceback" not in stderr
+    assert "VERIFIED" in stdout
+    assert "verified: credit call" in stdout

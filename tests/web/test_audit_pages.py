@@ -183,11 +183,15 @@ def test_verify_form_shows_not_verified_for_text_that_is_not_json(server, page):
     assert "not JSON" in page.locator("#verdict-reason").inner_text()
 
 
+def _verdict_after_clicking(page, button: str) -> str:
+    page.click(button)
+    page.wait_for_selector("#verdict-title")
+    return page.locator("#verdict-title").inner_text()
+
+
 def test_verify_button_on_a_decision_page_verifies_its_proof(server, page, bundle):
     page.goto(server + f"/ui/audit/decisions/{bundle['record']['decision_id']}")
-    page.click("#verify-this")
-    page.wait_for_selector("#verdict-title")
-    assert page.locator("#verdict-title").inner_text() == "✓ VERIFIED"
+    assert _verdict_after_clicking(page, "#verify-this") == "✓ VERIFIED"
 
 
 def test_navigation_links_to_the_audit_pages(server, page):
@@ -269,15 +273,12 @@ def test_verify_form_accepts_an_uploaded_bundle_file(server, page, bundle, tmp_p
     bundle_file.write_text(json.dumps(bundle))
     page.goto(server + "/ui/audit/verify")
     page.set_input_files("#bundle-file", str(bundle_file))
-    page.click("#verify-button")
-    page.wait_for_selector("#verdict-title")
-    assert page.locator("#verdict-title").inner_text() == "✓ VERIFIED"
+    assert _verdict_after_clicking(page, "#verify-button") == "✓ VERIFIED"
 
 
 def test_verify_form_submitted_empty_says_what_to_do(server, page):
     page.goto(server + "/ui/audit/verify")
-    page.click("#verify-button")
-    page.wait_for_selector("#verdict-reason")
+    assert _verdict_after_clicking(page, "#verify-button") == "✗ NOT VERIFIED"
     reason = page.locator("#verdict-reason").inner_text()
     assert reason.startswith("nothing to verify: paste a proof bundle or choose a file")
     assert "JSON" not in reason
