@@ -221,3 +221,23 @@ def test_json_of_a_read_command_is_the_whole_data(home):
     assert result.returncode == 0, result.stderr
     channels = json.loads(result.stdout)
     assert channels and all(row["expiry"].endswith("UTC") for row in channels)
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["keys", "list"],
+        ["chain", "status"],
+        ["market", "listings"],
+        ["market", "pools"],
+        ["market", "earnings", "1"],
+        ["market", "purchases"],
+        ["services", "list"],
+    ],
+)
+def test_read_commands_print_json_with_whole_values(home, command):
+    result = run(home, *command, "--json")
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert data
+    assert "b'" not in result.stdout and "…" not in result.stdout

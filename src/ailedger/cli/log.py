@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import typer
-from rich.console import Console
 
+from ailedger.cli.output import make_console
 from ailedger.config import Settings
 
 app = typer.Typer(help="Inspect and verify transparency logs.", no_args_is_help=True)
-console = Console()
+console = make_console()
 
 
 @app.command("verify")

@@ -8,13 +8,13 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
+from ailedger.cli.output import JSON_OPTION, make_console, print_json
 from ailedger.config import Settings
 from ailedger.errors import InvalidInputError, NotFoundError
 
-console = Console(soft_wrap=True)
+console = make_console()
 app = typer.Typer(help="The data marketplace: pools, sales, payouts, compute-to-data.")
 
 
@@ -41,12 +41,15 @@ def _keystore_account(platform, address: str, role: str):
 
 
 @app.command("listings")
-def listings() -> None:
+def listings(as_json: bool = JSON_OPTION) -> None:
     """Every listing: price, pool, status and the anonymization gate's verdict."""
     from ailedger.market.views import listing_view
 
     with _market() as (_, market, catalog):
         rows = [listing_view(item, catalog) for item in market.listings()]
+    if as_json:
+        print_json(rows)
+        return
     table = Table(title="Listings")
     for column in ("#", "dataset", "pool", "access ALT", "job ALT", "status", "gate"):
         table.add_column(column)
@@ -64,10 +67,15 @@ def listings() -> None:
 
 
 @app.command("pools")
-def pools() -> None:
+def pools(as_json: bool = JSON_OPTION) -> None:
     """Every pool: curator, contributors and revenue paid to them."""
+    from dataclasses import asdict
+
     with _market() as (_, market, _catalog):
         items = market.pools()
+    if as_json:
+        print_json([asdict(pool) for pool in items])
+        return
     table = Table(title="Pools")
     for column in ("#", "curator", "contributors", "revenue ALT"):
         table.add_column(column)
@@ -79,12 +87,17 @@ def pools() -> None:
 
 
 @app.command("earnings")
-def earnings(pool_id: int = typer.Argument(..., min=1, help="The pool.")) -> None:
+def earnings(
+    pool_id: int = typer.Argument(..., min=1, help="The pool."), as_json: bool = JSON_OPTION
+) -> None:
     """What every contributor of POOL_ID has earned (claimed plus pending)."""
     from ailedger.market.views import contributor_rows
 
     with _market() as (_, market, _catalog):
         rows = contributor_rows(market, pool_id)
+    if as_json:
+        print_json(rows)
+        return
     table = Table(title=f"Contributors of pool {pool_id}")
     for column in ("address", "records", "quality", "earned ALT"):
         table.add_column(column)
@@ -99,12 +112,15 @@ def earnings(pool_id: int = typer.Argument(..., min=1, help="The pool.")) -> Non
 
 
 @app.command("purchases")
-def purchases() -> None:
+def purchases(as_json: bool = JSON_OPTION) -> None:
     """Every purchase: buyer, kind, amount and escrow status."""
     from ailedger.market.views import purchase_view
 
     with _market() as (_, market, _catalog):
         rows = [purchase_view(p) for p in market.purchases()]
+    if as_json:
+        print_json(rows)
+        return
     table = Table(title="Purchases")
     for column in ("#", "listing", "buyer", "kind", "ALT", "status"):
         table.add_column(column)

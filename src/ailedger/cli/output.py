@@ -59,8 +59,12 @@ def print_rows(
 
 
 def print_json(value: object) -> None:
-    """Write ``value`` as indented JSON on stdout (big integers stay exact)."""
-    typer.echo(json.dumps(value, indent=2, default=str))
+    """Write ``value`` as indented JSON on stdout (big integers stay exact, bytes as 0x hex)."""
+    typer.echo(json.dumps(value, indent=2, default=_json_default))
+
+
+def _json_default(value: object) -> str:
+    return "0x" + value.hex() if isinstance(value, bytes) else str(value)
 
 
 def write_output(path: Path, text: str) -> str:
