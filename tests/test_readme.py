@@ -45,20 +45,23 @@ def test_readme_commands_run_in_order_on_a_fresh_data_dir(tmp_path):
     (tmp_path / ".venv").symlink_to(Path(sys.prefix))
     env = {k: v for k, v in os.environ.items() if not k.startswith("AILEDGER_")}
     env.update(AILEDGER_HOME=str(tmp_path / "home"), AILEDGER_KEYSTORE_SCRYPT_N="16")
-    shell = subprocess.Popen(
-        ["bash", "-c", "set -euxo pipefail\n" + walkthrough(README.read_text())],
-        cwd=tmp_path,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,  # its own process group: a failed run leaves no server behind
-    )
-    try:
-        stdout, stderr = shell.communicate(timeout=1700)
-    finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(shell.pid, signal.SIGKILL)
+    # Output goes to files, not pipes: a server the script left running would hold a pipe open.
+    out, err = tmp_path / "stdout.txt", tmp_path / "stderr.txt"
+    with out.open("w") as stdout_file, err.open("w") as stderr_file:
+        shell = subprocess.Popen(
+            ["bash", "-c", "set -euxo pipefail\n" + walkthrough(README.read_text())],
+            cwd=tmp_path,
+            env=env,
+            stdout=stdout_file,
+            stderr=stderr_file,
+            start_new_session=True,  # its own process group: nothing it started outlives it
+        )
+        try:
+            shell.wait(timeout=1700)
+        finally:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(shell.pid, signal.SIGKILL)
+    stdout, stderr = out.read_text(), err.read_text()
     assert shell.returncode == 0, stderr[-4000:]
     assert "Traceback" not in stderr
     assert "VERIFIED" in stdout

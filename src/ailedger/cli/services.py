@@ -249,6 +249,13 @@ def top_up(
                 f"--account {account}` opens one",
                 field="name",
             )
+        balance = contracts.token.balanceOf(consumer.address)
+        if balance < wei:
+            raise InvalidInputError(
+                f"amount: {account} holds {_alt(balance)} ALT, less than the {_alt(wei)} ALT "
+                "to add; send it ALT first",
+                field="amount",
+            )
         state = contracts.channels.top_up(consumer, opened[-1].channel_id, wei)
     console.print(
         f"channel {state.channel_id}: deposit now {_alt(state.deposit)} ALT "
