@@ -142,7 +142,9 @@ def _plain_help(command: TyperCommand | TyperGroup) -> None:
         _plain_help(sub)
 
 
-def _value_name(option: TyperOption, command: TyperCommand | TyperGroup) -> str:
+def _value_name(option: TyperOption, command: TyperCommand | TyperGroup) -> str | None:
+    if not hasattr(option, "display_type"):
+        return None  # Typer before 0.21 prints click's plain names already
     label = option.display_type(typer.Context(command)).strip("<>")
     label = label.removesuffix(" range")
     return {"str": "TEXT", "int": "INTEGER", "float": "NUMBER"}.get(label, label.upper())
