@@ -22,11 +22,12 @@ PIPED_WIDTH = 10_000
 JSON_OPTION = typer.Option(False, "--json", help="Print JSON instead of a table.")
 
 
-def make_console(*, stderr: bool = False) -> Console:
-    """A console that fits the terminal, or is as wide as its lines when piped."""
+def make_console(*, stderr: bool = False, piped_width: int = PIPED_WIDTH) -> Console:
+    """A console that fits the terminal or, piped, is ``piped_width`` wide (tables still
+    size to their content, so the default never cuts a row)."""
     stream = sys.stderr if stderr else sys.stdout
     piped = stream is None or not stream.isatty()
-    return Console(stderr=stderr, soft_wrap=True, width=PIPED_WIDTH if piped else None)
+    return Console(stderr=stderr, soft_wrap=True, width=piped_width if piped else None)
 
 
 def print_rows(

@@ -37,7 +37,8 @@ def demo() -> None:
     """Run the end-to-end demo of every use case on the configured engines."""
     from ailedger.demo import run_demo
 
-    run_demo(Settings(), console)
+    # Piped, the demo's section rules span this width; its widest table row fits in it.
+    run_demo(Settings(), make_console(piped_width=160))
 
 
 def serve(
