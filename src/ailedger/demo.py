@@ -17,7 +17,8 @@ from ailedger.config import Settings
 from ailedger.platform import Platform
 
 DEMO_PASSWORD = "ailedger-demo"
-DEMO_PEOPLE = ("alice", "bob", "carol")
+# Prefixed so the demo never touches keys a user made (`ailedger keys new alice`).
+DEMO_PEOPLE = ("demo-alice", "demo-bob", "demo-carol")
 MINT_PER_PERSON = 1_000 * 10**18
 TRANSFER_AMOUNT = 125 * 10**18
 PERSON_FUNDING_WEI = 10 * 10**18
@@ -26,7 +27,13 @@ Step = Callable[[Platform, Console], None]
 
 
 def _progress(console: Console) -> Progress:
-    return Progress(SpinnerColumn(), TextColumn("{task.description}"), console=console)
+    # Piped into a file, a spinner would only leave frames behind.
+    return Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        console=console,
+        disable=not console.is_terminal,
+    )
 
 
 def foundation_step(platform: Platform, console: Console) -> None:
@@ -45,10 +52,11 @@ def foundation_step(platform: Platform, console: Console) -> None:
         for name, account in people.items():
             progress.update(task, description=f"minting ALT to {name}")
             token.mint(account.address, MINT_PER_PERSON, sender=platform.operator)
-        progress.update(task, description="alice pays bob")
-        token.transfer(people["bob"].address, TRANSFER_AMOUNT, sender=people["alice"])
-        progress.update(task, description="bob pays carol")
-        token.transfer(people["carol"].address, TRANSFER_AMOUNT // 5, sender=people["bob"])
+        alice, bob, carol = (people[name] for name in DEMO_PEOPLE)
+        progress.update(task, description="demo-alice pays demo-bob")
+        token.transfer(bob.address, TRANSFER_AMOUNT, sender=alice)
+        progress.update(task, description="demo-bob pays demo-carol")
+        token.transfer(carol.address, TRANSFER_AMOUNT // 5, sender=bob)
 
     contracts_table = Table(title="Core contracts")
     contracts_table.add_column("contract")
@@ -150,6 +158,12 @@ STEPS: tuple[tuple[str, Step], ...] = (
 )
 
 
+def _record_store(settings: Settings) -> str:
+    if settings.database_url:
+        return "PostgreSQL " + settings.database_url.split("@")[-1]  # never the password
+    return f"SQLite ({settings.home / 'logs'})"
+
+
 def run_demo(settings: Settings, console: Console | None = None) -> None:
     """Run every demo step against the data dir and engines ``settings`` names."""
     console = console or Console()
@@ -160,7 +174,9 @@ def run_demo(settings: Settings, console: Console | None = None) -> None:
             f"'{DEMO_PASSWORD}'. Set it for anything but a demo.[/]"
         )
     with Platform.open(settings) as platform:
-        console.rule(f"ailedger demo on {platform.chain.description}")
+        console.rule(
+            f"ailedger demo: chain {platform.chain.description}; records {_record_store(settings)}"
+        )
         for title, step in STEPS:
             console.rule(title)
             step(platform, console)

@@ -154,7 +154,7 @@ def test_console_script_reports_errors_in_one_line_with_exit_status_1(home):
         timeout=60,
     )
     assert wrong.returncode == 1
-    assert wrong.stderr.strip() == "error [password]: wrong password for key 'alice'"
+    assert wrong.stderr.strip().startswith("error [password]: wrong password for key 'alice'; ")
     unknown = subprocess.run(
         [*ailedger, "keys", "show", "nobody"], env=env, capture_output=True, text=True, timeout=60
     )

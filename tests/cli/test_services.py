@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import json
+import socket
+from urllib.parse import urlsplit
 
 import pytest
+from hypothesis import given
+from hypothesis import settings as hyp_settings
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
-from ailedger.cli.services import app, parse_alt
+from ailedger.cli.services import app, check_endpoint, parse_alt
 from ailedger.config import Settings
 from ailedger.errors import InvalidInputError
 from ailedger.platform import Platform
@@ -119,3 +124,68 @@ def test_call_of_a_name_two_owners_registered_is_refused_as_ambiguous(runner, pu
     assert isinstance(result.exception, AmbiguousModelError)
     assert "2 owners registered it" in str(result.exception)
     assert "--owner" in str(result.exception)
+
+
+def _no_channels() -> bool:
+    with Platform.open(Settings()) as platform:
+        return not service_contracts(platform).channels.opened()
+
+
+def test_publish_refuses_an_endpoint_that_is_not_a_url(runner, home):
+    result = runner.invoke(app, ["publish", "diagnosis", "--endpoint", "notaurl"])
+    assert result.exit_code != 0
+    assert isinstance(result.exception, InvalidInputError)
+    assert result.exception.field == "endpoint" and "notaurl" in result.exception.message
+
+
+def test_call_with_a_deposit_below_one_call_fails_before_opening_a_channel(runner, published):
+    result = runner.invoke(app, ["call", "diagnosis", "--deposit", "0.01"])
+    assert isinstance(result.exception, InvalidInputError)
+    assert result.exception.field == "deposit"
+    assert "use --deposit 0.02 or more" in result.exception.message
+    assert _no_channels()
+
+
+def test_call_of_a_service_that_does_not_answer_says_how_to_serve_it_and_pays_nothing(runner, home):
+    with socket.socket() as sock:  # a port nobody listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    published = runner.invoke(
+        app, ["publish", "diagnosis", "--endpoint", f"http://127.0.0.1:{port}"]
+    )
+    assert published.exit_code == 0, published.output
+    result = runner.invoke(app, ["call", "diagnosis"])
+    assert result.exception.field == "endpoint"
+    assert "does not answer" in result.exception.message
+    assert f"ailedger services serve diagnosis` (port {port})" in result.exception.message
+    assert _no_channels()
+
+
+def test_call_of_an_example_the_model_lacks_names_the_range(runner, published):
+    result = runner.invoke(app, ["call", "diagnosis", "--example", "99999"])
+    assert isinstance(result.exception, InvalidInputError)
+    assert result.exception.field == "example" and "99999" in result.exception.message
+
+
+def test_top_up_without_an_open_channel_says_how_to_open_one(runner, published):
+    result = runner.invoke(
+        app, ["top-up", "diagnosis", "--amount", "1", "--account", "model-owner"]
+    )
+    assert result.exception.field == "name"
+    assert "ailedger services call diagnosis --account model-owner" in result.exception.message
+
+
+@given(st.text(max_size=40))
+@hyp_settings(max_examples=200, deadline=None)
+def test_check_endpoint_accepts_exactly_http_urls_with_a_host(text):
+    parts = urlsplit(text)
+    try:
+        valid = parts.scheme in ("http", "https") and bool(parts.hostname) and " " not in text
+        _ = parts.port  # a malformed port makes urlsplit raise here
+    except ValueError:
+        valid = False
+    if valid:
+        assert check_endpoint(text) == text
+    else:
+        with pytest.raises(InvalidInputError):
+            check_endpoint(text)

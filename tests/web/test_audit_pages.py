@@ -185,11 +185,15 @@ def test_verify_form_shows_not_verified_for_text_that_is_not_json(server, page):
     assert "not JSON" in page.locator("#verdict-reason").inner_text()
 
 
+def _verdict_after_clicking(page, button: str) -> str:
+    page.click(button)
+    page.wait_for_selector("#verdict-title")
+    return page.locator("#verdict-title").inner_text()
+
+
 def test_verify_button_on_a_decision_page_verifies_its_proof(server, page, bundle):
     page.goto(server + f"/ui/audit/decisions/{bundle['record']['decision_id']}")
-    page.click("#verify-this")
-    page.wait_for_selector("#verdict-title")
-    assert page.locator("#verdict-title").inner_text() == "✓ VERIFIED"
+    assert _verdict_after_clicking(page, "#verify-this") == "✓ VERIFIED"
 
 
 def test_navigation_links_to_the_audit_pages(server, page):
@@ -234,3 +238,77 @@ def test_pages_say_when_nothing_is_logged_yet(live_server, page):
     page.goto(live_server + "/ui/audit/heads")
     assert page.locator("#log-size").inner_text() == "0"
     assert page.locator("#no-heads").is_visible()
+
+
+def test_decisions_page_pages_through_older_decisions(server, page):
+    page.goto(server + "/ui/audit/decisions?limit=5")
+    assert "page 1 of 3" in page.locator("#pager-top").inner_text()
+    leaf = "#decisions tbody tr td:nth-child(6)"
+    assert [int(n) for n in page.locator(leaf).all_inner_texts()] == [11, 10, 9, 8, 7]
+    page.click("#pager-top a[rel=next]")
+    page.wait_for_selector("#pager-top >> text=page 2 of 3")
+    assert [int(n) for n in page.locator(leaf).all_inner_texts()] == [6, 5, 4, 3, 2]
+    page.click("#pager-bottom a[rel=last]")
+    page.wait_for_selector("#pager-top >> text=page 3 of 3")
+    assert [int(n) for n in page.locator(leaf).all_inner_texts()] == [1, 0]
+
+
+def test_decisions_page_finds_a_decision_by_the_start_of_its_id(server, page, scenario):
+    _, summary = scenario
+    decision_id = summary.example_decision_id
+    page.goto(server + "/ui/audit/decisions")
+    page.fill("#q", decision_id[:10].upper())
+    page.click("#decision-search button")
+    page.wait_for_selector("#clear-search")
+    rows = page.locator("#decisions tbody tr")
+    assert rows.count() == 1
+    assert rows.first.get_attribute("data-decision-id") == decision_id
+
+
+def test_decisions_search_for_text_that_is_not_hex_says_so(server, page):
+    page.goto(server + "/ui/audit/decisions?q=not-an-id")
+    assert "not" in page.locator("#search-error").inner_text()
+
+
+def test_verify_form_accepts_an_uploaded_bundle_file(server, page, bundle, tmp_path):
+    bundle_file = tmp_path / "proof.json"
+    bundle_file.write_text(json.dumps(bundle))
+    page.goto(server + "/ui/audit/verify")
+    page.set_input_files("#bundle-file", str(bundle_file))
+    assert _verdict_after_clicking(page, "#verify-button") == "✓ VERIFIED"
+
+
+def test_verify_form_submitted_empty_says_what_to_do(server, page):
+    page.goto(server + "/ui/audit/verify")
+    assert _verdict_after_clicking(page, "#verify-button") == "✗ NOT VERIFIED"
+    reason = page.locator("#verdict-reason").inner_text()
+    assert reason.startswith("nothing to verify: paste a proof bundle or choose a file")
+    assert "JSON" not in reason
+
+
+def test_a_form_posted_from_another_page_is_refused_with_403(server, page, bundle):
+    # The attack of issue 9: any web page the operator opens posts to the local dashboard.
+    page.goto(server + "/ui/audit/verify")  # the operator has the dashboard's cookie
+    page.set_content(
+        f'<form method="post" action="{server}/ui/audit/verify" id="evil">'
+        f'<textarea name="bundle">{json.dumps(bundle)}</textarea>'
+        '<input name="csrf_token" value="' + "x" * 43 + '"><button>go</button></form>'
+    )
+    with page.expect_response(lambda response: "/ui/audit/verify" in response.url) as answer:
+        page.click("#evil button")
+    assert answer.value.status == 403
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [{"origin": "http://evil.example"}, {"referer": "http://evil.example/page"}, {}],
+    ids=["other-origin", "other-referer", "no-token"],
+)
+def test_verify_post_without_our_token_or_from_another_origin_is_403(server, headers, bundle):
+    import httpx
+
+    answer = httpx.post(
+        server + "/ui/audit/verify", data={"bundle": json.dumps(bundle)}, headers=headers
+    )
+    assert answer.status_code == 403
+    assert "VERIFIED" not in answer.text.replace("NOT VERIFIED", "")

@@ -98,3 +98,23 @@ def test_market_page_for_an_unknown_pool_says_so_with_a_404(market_server, page,
 def test_market_page_without_a_market_says_so(bare_server, page):
     page.goto(bare_server + "/market")
     assert "not deployed" in page.locator("#market-missing").inner_text()
+
+
+def test_market_page_has_a_heading_and_marks_the_pool_it_shows(market_server, page, scenario):
+    page.goto(market_server + "/market")
+    assert page.locator("h1").inner_text() == "Data market"
+    selected = page.locator("#pools tbody tr.selected")
+    assert selected.count() == 1
+    assert selected.get_attribute("data-pool-id") == str(scenario.pool_id)
+    assert selected.get_attribute("aria-current") == "true"
+    assert "shown below" in page.locator("#selected-pool").inner_text()
+    heading = page.locator("h2", has_text="Contributors of pool")
+    assert heading.inner_text() == f"Contributors of pool {scenario.pool_id}"
+
+
+def test_market_earnings_chart_has_an_axis_and_values(market_server, page, scenario):
+    page.goto(market_server + "/market")
+    title = f"ALT earned per contributor, pool {scenario.pool_id}"
+    chart = page.locator(f"figure[aria-label='{title}']")
+    assert chart.locator("text.tick").count() == 5
+    assert chart.locator("text.value").count() >= 1

@@ -175,21 +175,26 @@ class DecisionIndex:
                 return
             after = rows[-1][6]
 
-    def recent(self, limit: int = 20) -> list[DecisionEntry]:
-        """The latest logged decisions, newest first."""
+    def recent(self, limit: int = 20, offset: int = 0, id_prefix: str = "") -> list[DecisionEntry]:
+        """The latest logged decisions, newest first, skipping the ``offset`` newest.
+
+        With ``id_prefix`` (lower-case hex) only decisions whose id starts with it.
+        """
         with self._lock:
             rows = self._db.execute(
                 f"SELECT {_COLUMNS} FROM decisions WHERE leaf_index IS NOT NULL "
-                "ORDER BY leaf_index DESC LIMIT ?",
-                (limit,),
+                "AND substr(decision_id, 1, ?) = ? ORDER BY leaf_index DESC LIMIT ? OFFSET ?",
+                (len(id_prefix), id_prefix, limit, offset),
             ).fetchall()
         return [_entry(row) for row in rows]
 
-    def count(self) -> int:
-        """How many decisions are logged (those with a leaf index)."""
+    def count(self, id_prefix: str = "") -> int:
+        """How many decisions are logged (those with a leaf index), optionally by id prefix."""
         with self._lock:
             return self._db.execute(
-                "SELECT COUNT(*) FROM decisions WHERE leaf_index IS NOT NULL"
+                "SELECT COUNT(*) FROM decisions WHERE leaf_index IS NOT NULL "
+                "AND substr(decision_id, 1, ?) = ?",
+                (len(id_prefix), id_prefix),
             ).fetchone()[0]
 
 

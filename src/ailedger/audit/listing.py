@@ -59,16 +59,22 @@ def open_decision_reader(settings: Settings) -> Iterator[tuple[TransparencyLog, 
 
 
 def recent_decisions(
-    log: TransparencyLog, index: DecisionIndex, limit: int = 20
+    log: TransparencyLog,
+    index: DecisionIndex,
+    limit: int = 20,
+    *,
+    offset: int = 0,
+    id_prefix: str = "",
 ) -> list[LoggedDecision]:
-    """The latest ``limit`` logged decisions (1 to 500), newest first."""
+    """The latest ``limit`` logged decisions (1 to 500), newest first, after the ``offset``
+    newest; with ``id_prefix``, only decisions whose id starts with it."""
     if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_LIMIT:
         raise InvalidInputError(
             f"limit must be an integer from 1 to {MAX_LIMIT}, got {limit!r}", field="limit"
         )
     anchored = AnchoredHeads(log)
     decisions = []
-    for entry in index.recent(limit):
+    for entry in index.recent(limit, offset, id_prefix):
         # recent() lists logged decisions only; one appended after this reader opened the
         # log is not in its tree yet.
         if entry.leaf_index is None or entry.leaf_index >= log.size:

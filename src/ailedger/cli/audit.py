@@ -8,18 +8,21 @@ run it.
 from __future__ import annotations
 
 import json
+import sys
+from contextlib import nullcontext
 from datetime import UTC, datetime
 from pathlib import Path
 
 import typer
-from rich.console import Console
 
+from ailedger.cli.output import make_console
 from ailedger.cli.pins import LOG_ID_OPTION, OPERATOR_OPTION, REGISTRY_OPTION, TRUST_OPTION
 from ailedger.config import Settings
 from ailedger.errors import InvalidInputError
 
-# soft_wrap: long hashes stay on one line, copyable, whatever the terminal width.
-console = Console(soft_wrap=True)
+console = make_console()
+# Progress messages go to stderr when the result itself goes to stdout (`-o -`).
+err_console = make_console(stderr=True)
 app = typer.Typer(help="Prove, verify and export audited AI decisions.", no_args_is_help=True)
 
 
@@ -27,7 +30,7 @@ app = typer.Typer(help="Prove, verify and export audited AI decisions.", no_args
 def proof(
     decision_id: str = typer.Argument(..., help="The decision's id (64 hex digits)."),
     output: Path = typer.Option(
-        Path("proof.json"), "--output", "-o", help="Where to write the bundle."
+        Path("proof.json"), "--output", "-o", help="Where to write the bundle; - for stdout."
     ),
 ) -> None:
     """Write the self-contained proof bundle of DECISION_ID (record, proof, tree head, anchor)."""
@@ -112,7 +115,10 @@ def export(
     since: datetime = typer.Option(..., help="Start of the period (inclusive), ISO 8601."),
     until: datetime = typer.Option(..., help="End of the period (exclusive), ISO 8601."),
     output: Path = typer.Option(
-        Path("decisions.jsonl"), "--output", "-o", help="Where to write the JSON Lines."
+        Path("decisions.jsonl"),
+        "--output",
+        "-o",
+        help="Where to write the JSON Lines; - for stdout.",
     ),
 ) -> None:
     """Write the decisions of a period with their proofs as JSON Lines (EU AI Act Art. 12).
@@ -127,13 +133,17 @@ def export(
     log = TransparencyLog(open_store(settings))
     count = 0
     try:
-        with open_decision_index(settings) as index, output.open("w") as out:
+        to_stdout = str(output) == "-"
+        target = nullcontext(sys.stdout) if to_stdout else output.open("w")
+        with open_decision_index(settings) as index, target as out:
             for line in export_decisions(_utc(since), _utc(until), log, index):
                 out.write(json.dumps(line, separators=(",", ":")) + "\n")
                 count += 1
     finally:
         log.close()
-    console.print(f"wrote {count} decisions to {output}", highlight=False)
+    (err_console if to_stdout else console).print(
+        f"wrote {count} decisions to {'stdout' if to_stdout else output}", highlight=False
+    )
 
 
 def _utc(moment: datetime) -> datetime:

@@ -1,4 +1,4 @@
-"""`ailedger keys`: create, import, list and show keystore accounts.
+"""`ailedger keys`: create, import, list, show, check and delete keystore accounts.
 
 The password comes from ``AILEDGER_PASSWORD`` or a hidden prompt; a private
 key being imported comes from a hidden prompt or, when piped, from stdin. No
@@ -8,15 +8,17 @@ command ever prints a private key.
 from __future__ import annotations
 
 import sys
+from typing import TYPE_CHECKING
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
+from ailedger.cli.output import JSON_OPTION, make_console, print_rows
 from ailedger.config import Settings
-from ailedger.core.identity import Keystore
 
-console = Console()
+if TYPE_CHECKING:
+    from ailedger.core.identity import Keystore
+
+console = make_console()
 app = typer.Typer(help="Manage the accounts in the encrypted keystore.", no_args_is_help=True)
 
 NAME = typer.Argument(..., help="Key name: lowercase letters, digits, '_' and '-'.")
@@ -26,7 +28,7 @@ NAME = typer.Argument(..., help="Key name: lowercase letters, digits, '_' and '-
 def new(name: str = NAME) -> None:
     """Create a new random account named NAME."""
     settings = Settings()
-    keystore = Keystore(settings)
+    keystore = _keystore(settings)
     keystore.check_available(name)  # before prompting, not after
     password = _password(settings, confirm=True)
     account = keystore.create(name, password)
@@ -37,7 +39,7 @@ def new(name: str = NAME) -> None:
 def import_(name: str = NAME) -> None:
     """Import an existing private key as NAME (hidden prompt, or piped on stdin)."""
     settings = Settings()
-    keystore = Keystore(settings)
+    keystore = _keystore(settings)
     keystore.check_available(name)
     private_key = _read_private_key()
     password = _password(settings, confirm=True)
@@ -46,33 +48,55 @@ def import_(name: str = NAME) -> None:
 
 
 @app.command("list")
-def list_() -> None:
+def list_(as_json: bool = JSON_OPTION) -> None:
     """List every account: name and address."""
     settings = Settings()
-    keys = Keystore(settings).list()
-    if not keys:
+    keys = _keystore(settings).list()
+    if not keys and not as_json:
         console.print(f"no keys in {settings.keystore_dir}; create one with `ailedger keys new`")
         return
-    table = Table("name", "address")
-    for key in keys:
-        table.add_row(key.name, key.address)
-    console.print(table)
+    rows = [{"name": key.name, "address": key.address} for key in keys]
+    print_rows(console, rows, title="Keys", as_json=as_json)
 
 
 @app.command("show")
 def show(name: str = NAME) -> None:
     """Print the address of NAME (only the address, for use in scripts)."""
-    typer.echo(Keystore(Settings()).address(name))
+    typer.echo(_keystore(Settings()).address(name))
 
 
 @app.command("check")
 def check(name: str = NAME) -> None:
     """Check that the password unlocks NAME (exit status 1 if it does not)."""
     settings = Settings()
-    keystore = Keystore(settings)
+    keystore = _keystore(settings)
     keystore.address(name)  # unknown name: fail before asking for a password
     account = keystore.unlock(name, _password(settings, confirm=False))
     console.print(f"password unlocks [bold]{name}[/]: {account.address}", highlight=False)
+
+
+@app.command("delete")
+def delete(
+    name: str = NAME,
+    yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
+) -> None:
+    """Delete the key NAME for good; whatever its address holds becomes unreachable."""
+    keystore = _keystore(Settings())
+    address = keystore.address(name)  # unknown name: fail before asking
+    if not yes:
+        typer.confirm(
+            f"Delete key {name} ({address})? Anything it holds becomes unreachable",
+            abort=True,
+        )
+    keystore.path(name).unlink()
+    console.print(f"deleted key [bold]{name}[/]: {address}", highlight=False)
+
+
+def _keystore(settings: Settings) -> Keystore:
+    # Imported here: eth_account is slow to import and `--help` never needs it.
+    from ailedger.core.identity import Keystore
+
+    return Keystore(settings)
 
 
 def _password(settings: Settings, *, confirm: bool) -> str:

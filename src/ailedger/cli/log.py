@@ -12,26 +12,19 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import typer
-from rich.console import Console
 
+from ailedger.cli.output import make_console, write_output
 from ailedger.cli.pins import LOG_ID_OPTION, OPERATOR_OPTION, REGISTRY_OPTION, TRUST_OPTION
 from ailedger.config import Settings
-from ailedger.core.log import open_store, verify_log
-from ailedger.core.trust import (
-    Pins,
-    check_bound_identity,
-    describe_identity,
-    load_pins,
-    log_identity,
-)
 from ailedger.errors import InvalidInputError
-from ailedger.platform import OPERATOR_KEY, Platform
 
 if TYPE_CHECKING:
     from ailedger.core.log.bundle import Verdict
+    from ailedger.core.trust import Pins
 
 app = typer.Typer(help="Inspect and verify transparency logs.", no_args_is_help=True)
-console = Console(soft_wrap=True)
+console = make_console()
+err_console = make_console(stderr=True)
 
 
 @app.command("verify")
@@ -48,6 +41,10 @@ def verify(
     if anything was changed, removed, inserted, reordered or rewritten, and when the
     log's identity differs from the one its operator bound it to or from the pins.
     """
+    from ailedger.core.log import open_store, verify_log
+    from ailedger.core.trust import check_bound_identity, describe_identity, load_pins, log_identity
+    from ailedger.platform import OPERATOR_KEY, Platform
+
     pins = load_pins(trust, operator=operator, registry=registry, log_ids=log_id or ())
     with Platform.open(Settings(), read_only=True) as platform:
         # The registry lookup comes first: an unknown name must not create an empty log.
@@ -75,7 +72,7 @@ def proof(
     name: str = typer.Argument(..., help="Log name."),
     leaf_index: int = typer.Argument(..., help="The record's index in the log.", min=0),
     output: Path = typer.Option(
-        Path("proof.json"), "--output", "-o", help="Where to write the bundle."
+        Path("proof.json"), "--output", "-o", help="Where to write the bundle (- for stdout)."
     ),
     kind: str | None = typer.Option(
         None,
@@ -87,8 +84,9 @@ def proof(
 ) -> None:
     """Write the proof bundle of record LEAF_INDEX of log NAME (record, inclusion proof,
     the first anchored tree head covering it, its anchor); see core/log/bundle.py."""
-    from ailedger.core.log import TransparencyLog
+    from ailedger.core.log import TransparencyLog, open_store
     from ailedger.core.log.bundle import build_bundle, record_kind
+    from ailedger.platform import Platform
 
     _register_domain_record_kinds()
     record_type = record_kind(kind) if kind else None
@@ -116,6 +114,7 @@ def verify_proof(
     Pin whom you trust with --trust or --operator/--registry/--log-id, as for `audit verify`.
     """
     from ailedger.core.log.bundle import verify_bundle
+    from ailedger.core.trust import load_pins
 
     _register_domain_record_kinds()
     pins = load_pins(trust, operator=operator, registry=registry, log_ids=log_id or ())
@@ -128,10 +127,11 @@ def verify_proof(
 def write_bundle(bundle: dict[str, Any], output: Path, subject: str) -> None:
     """Write a proof bundle as `verify-proof` and `audit verify` read it, and say where
     it is anchored."""
-    output.write_text(json.dumps(bundle, indent=2) + "\n")
+    where = write_output(output, json.dumps(bundle, indent=2) + "\n")
     anchor = bundle["anchor"]
-    console.print(
-        f"wrote {output}: {subject}, leaf "
+    # With -o -, stdout carries the bundle alone.
+    (err_console if where == "stdout" else console).print(
+        f"wrote {where}: {subject}, leaf "
         f"{bundle['inclusion_proof']['leaf_index']} of {bundle['tree_head']['tree_size']}, "
         f"anchored in {anchor['tx_hash']} on chain {anchor['chain_id']}",
         highlight=False,
@@ -179,3 +179,7 @@ def _read_bundle(path: Path) -> object:
         raise InvalidInputError(f"no such file: {path}", field="bundle_file") from None
     except (ValueError, UnicodeDecodeError) as error:
         raise InvalidInputError(f"{path} is not JSON: {error}", field="bundle_file") from None
+    except RecursionError:
+        raise InvalidInputError(
+            f"{path} nests too deep to be a bundle", field="bundle_file"
+        ) from None

@@ -8,13 +8,13 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
+from ailedger.cli.output import JSON_OPTION, make_console, print_json
 from ailedger.config import Settings
 from ailedger.errors import InvalidInputError, NotFoundError
 
-console = Console(soft_wrap=True)
+console = make_console()
 app = typer.Typer(help="The data marketplace: pools, sales, payouts, compute-to-data.")
 
 
@@ -51,12 +51,15 @@ def _keystore_account(platform, address: str, role: str):
 
 
 @app.command("listings")
-def listings() -> None:
+def listings(as_json: bool = JSON_OPTION) -> None:
     """Every listing: price, pool, status and the anonymization gate's verdict."""
     from ailedger.market.views import listing_view
 
     with _market() as (_, market, catalog, _log):
         rows = [listing_view(item, catalog) for item in market.listings()]
+    if as_json:
+        print_json(rows)
+        return
     table = Table(title="Listings")
     for column in ("#", "dataset", "pool", "access ALT", "job ALT", "status", "gate"):
         table.add_column(column)
@@ -74,10 +77,15 @@ def listings() -> None:
 
 
 @app.command("pools")
-def pools() -> None:
+def pools(as_json: bool = JSON_OPTION) -> None:
     """Every pool: curator, contributors and revenue paid to them."""
+    from dataclasses import asdict
+
     with _market() as (_, market, _catalog, _log):
         items = market.pools()
+    if as_json:
+        print_json([asdict(pool) for pool in items])
+        return
     table = Table(title="Pools")
     for column in ("#", "curator", "contributors", "revenue ALT"):
         table.add_column(column)
@@ -89,12 +97,17 @@ def pools() -> None:
 
 
 @app.command("earnings")
-def earnings(pool_id: int = typer.Argument(..., min=1, help="The pool.")) -> None:
+def earnings(
+    pool_id: int = typer.Argument(..., min=1, help="The pool."), as_json: bool = JSON_OPTION
+) -> None:
     """What every contributor of POOL_ID has earned (claimed plus pending)."""
     from ailedger.market.views import contributor_rows
 
     with _market() as (_, market, _catalog, _log):
         rows = contributor_rows(market, pool_id)
+    if as_json:
+        print_json(rows)
+        return
     table = Table(title=f"Contributors of pool {pool_id}")
     for column in ("address", "records", "quality", "earned ALT"):
         table.add_column(column)
@@ -109,12 +122,15 @@ def earnings(pool_id: int = typer.Argument(..., min=1, help="The pool.")) -> Non
 
 
 @app.command("purchases")
-def purchases() -> None:
+def purchases(as_json: bool = JSON_OPTION) -> None:
     """Every purchase: buyer, kind, amount and escrow status."""
     from ailedger.market.views import purchase_view
 
     with _market() as (_, market, _catalog, _log):
         rows = [purchase_view(p) for p in market.purchases()]
+    if as_json:
+        print_json(rows)
+        return
     table = Table(title="Purchases")
     for column in ("#", "listing", "buyer", "kind", "ALT", "status"):
         table.add_column(column)
@@ -134,10 +150,26 @@ def purchases() -> None:
 def check(
     csv_file: Path = typer.Argument(..., exists=True, dir_okay=False, help="The dataset (CSV)."),
     policy_file: Path = typer.Option(
-        ..., "--policy", exists=True, dir_okay=False, help="Policy JSON (see docs)."
+        ...,
+        "--policy",
+        exists=True,
+        dir_okay=False,
+        help="Policy JSON file: which columns identify, generalize and protect (see below).",
     ),
 ) -> None:
-    """Run the anonymization gate on CSV_FILE; exit status 1 (with the report) if it fails."""
+    """Run the anonymization gate on CSV_FILE; exit status 1 (with the report) if it fails.
+
+    The policy is a JSON object: "direct_identifiers" (columns dropped, e.g. ["name"]),
+    "quasi_identifiers" (column: "keep", {"bands": [5, 10], "low": 40} for numbers cut
+    into ranges of growing width, or {"prefix": [3, 1]} for codes cut to their first
+    digits), "sensitive" (the column that must vary within each group), "k" (smallest
+    group, default 5), "l" (distinct sensitive values per group, default 2) and
+    "subject" (column naming the person, so k counts people, or null).
+
+    Example: {"direct_identifiers": ["name"], "quasi_identifiers": {"age": {"bands": [5,
+    10]}, "zip": {"prefix": [3]}, "sex": "keep"}, "sensitive": "diagnosis", "k": 5, "l": 2}.
+    More in docs/anonymization-policy.md.
+    """
     import pandas as pd
 
     from ailedger.market.anonymize import AnonymizationError, Prefix, anonymize, policy_from_dict

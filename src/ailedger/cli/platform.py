@@ -3,21 +3,27 @@
 from __future__ import annotations
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
+from ailedger.cli.output import JSON_OPTION, make_console, print_json
 from ailedger.config import Settings
-from ailedger.platform import Platform
 
-console = Console()
+console = make_console()
 chain_app = typer.Typer(help="Inspect the configured chain.", no_args_is_help=True)
 
 
 @chain_app.command("status")
-def chain_status() -> None:
+def chain_status(as_json: bool = JSON_OPTION) -> None:
     """Chain id, head block, deployed contracts and ALT supply."""
+    from dataclasses import asdict
+
+    from ailedger.platform import Platform
+
     with Platform.open(Settings()) as platform:
         status = platform.status()
+    if as_json:
+        print_json(asdict(status))
+        return
     table = Table(title=f"Chain {status.chain_id}: {status.description}", show_header=False)
     table.add_row("head block", str(status.head_block))
     for name, address in status.contracts.items():
@@ -31,7 +37,8 @@ def demo() -> None:
     """Run the end-to-end demo of every use case on the configured engines."""
     from ailedger.demo import run_demo
 
-    run_demo(Settings(), console)
+    # Piped, the demo's section rules span this width; its widest table row fits in it.
+    run_demo(Settings(), make_console(piped_width=160))
 
 
 def serve(

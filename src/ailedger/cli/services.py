@@ -2,26 +2,31 @@
 
 A model owner runs ``publish`` then ``serve``; a consumer runs ``call`` (which
 opens or reuses a payment channel) and can ``verify`` a saved call proof; the
-owner ``claim``\\s vouchers and ``withdraw``\\s ALT. ``records rebuild`` restores a
+owner ``claim``\\s vouchers and ``withdraw``\\s ALT. ``call`` checks that the service
+answers, and what it would lock, before anything is paid. ``records rebuild`` restores a
 consumer's lost records from the chain and vouchers it signed. Keystore accounts default to
 ``model-owner`` (owner) and ``consumer``; ``--account`` picks another.
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
+from ailedger.cli.output import JSON_OPTION, make_console, print_rows
 from ailedger.cli.pins import LOG_ID_OPTION, OPERATOR_OPTION, REGISTRY_OPTION, TRUST_OPTION
 from ailedger.config import Settings
-from ailedger.errors import InvalidInputError
+from ailedger.errors import AILedgerError, InvalidInputError, NotFoundError
 
-console = Console(soft_wrap=True)
+console = make_console()
 app = typer.Typer(help="Models as paid services: registry, channels, calls.", no_args_is_help=True)
 
 OWNER = "model-owner"
@@ -57,25 +62,24 @@ def _open(settings: Settings | None = None):
 
 
 @app.command("list")
-def list_services() -> None:
+def list_services(as_json: bool = JSON_OPTION) -> None:
     """Every model in the registry: name, owner, price, endpoint, status."""
     from ailedger.services import service_contracts
 
     with _open() as platform:
         listings = service_contracts(platform).registry.all()
-    table = Table(title="Model services")
-    for column in ("name", "owner", "price (ALT)", "endpoint", "status", "model hash"):
-        table.add_column(column)
-    for listing in listings:
-        table.add_row(
-            listing.name,
-            listing.owner,
-            _alt(listing.price),
-            listing.endpoint,
-            "deprecated" if listing.deprecated else "active",
-            "0x" + listing.model_hash.hex()[:16] + "…",
-        )
-    console.print(table)
+    rows = [
+        {
+            "name": listing.name,
+            "owner": listing.owner,
+            "price_alt": _alt(listing.price),
+            "endpoint": listing.endpoint,
+            "status": "deprecated" if listing.deprecated else "active",
+            "model_hash": "0x" + listing.model_hash.hex(),
+        }
+        for listing in listings
+    ]
+    print_rows(console, rows, title="Model services", as_json=as_json)
 
 
 @app.command("publish")
@@ -91,6 +95,7 @@ def publish(
     from ailedger.services.runtime import publish_model
 
     wei = parse_alt(price, "price")
+    check_endpoint(endpoint)
     trained = build_model(model)
     with _open() as platform:
         contracts = deploy_service_contracts(platform)
@@ -109,14 +114,16 @@ def publish(
 def serve(
     name: str = typer.Argument(..., help="Registry name of one of your models."),
     host: str = typer.Option("127.0.0.1", help="Interface to listen on."),
-    port: int = typer.Option(8100, min=1, max=65535, help="TCP port."),
+    port: int = typer.Option(
+        None, min=1, max=65535, help="TCP port (default: the port of the registered endpoint)."
+    ),
     account: str = typer.Option(OWNER, help="Keystore account of the owner."),
     claim_interval: float = typer.Option(30.0, min=0.1, help="Seconds between claim rounds."),
     batch_seconds: float = typer.Option(
         60.0, min=0.1, help="Anchor the call log at least this often (batch age limit)."
     ),
 ) -> None:
-    """Serve a published model over HTTP; claims periodically and on shutdown."""
+    """Serve a published model over HTTP; prints each call and claim, claims on shutdown."""
     import uvicorn
 
     from ailedger.core.log import BatchPolicy
@@ -132,13 +139,17 @@ def serve(
         service = open_host(
             platform, contracts, owner, name, batch=BatchPolicy(max_seconds=batch_seconds)
         )
+        port = port or endpoint_port(service.listing.endpoint)
+        _narrate(service)
         app_ = create_host_app(
             service,
             claim_interval=claim_interval,
             policy=HttpPolicy.from_settings(platform.settings),
         )
         console.print(
-            f"serving {name} on http://{host}:{port} (receipts signed by {owner.address})"
+            f"serving {name} on http://{host}:{port} (registered endpoint "
+            f"{service.listing.endpoint}; receipts signed by {owner.address})",
+            highlight=False,
         )
         uvicorn.run(app_, host=host, port=port, log_level="warning")
     finally:
@@ -165,28 +176,43 @@ def call(
     What the call pays on top of comes from this account's own records in the data
     dir and the chain, never from the host; a bare NAME must resolve to the owner
     this account used it with before.
+
+    Before any channel is opened it checks that the service answers at its endpoint
+    and that the deposit covers one call. Calls by one account run one at a time.
     """
     from ailedger.services import ServiceClient, service_contracts
     from ailedger.services.models import load_model
     from ailedger.services.runtime import models_dir, open_consumer_records
 
+    deposit_wei = parse_alt(deposit, "deposit")
     with _open() as platform:
         contracts = service_contracts(platform)
-        consumer = platform.account(account, create=platform.is_dev_chain, fund_wei=10**19)
-        with open_consumer_records(platform.settings, consumer.address) as records:
-            client = ServiceClient(
-                consumer, contracts.registry, contracts.channels, records=records
-            )
-            listing = client.discover(name, owner)
-            if input_json is not None:
-                inputs = _read_json(input_json)
-            else:
-                inputs = load_model(models_dir(platform.settings), name).examples[example]
-            paid = client.call(listing, inputs, deposit=parse_alt(deposit, "deposit"))
-            document = paid.to_dict()
-            if save is not None:
-                document["proof"] = client.proof(listing, paid, wait=proof_wait)
-                save.write_text(json.dumps(document, indent=2) + "\n")
+        with _account_lock(platform.settings, account):
+            # One at a time per account: the permit nonce and the voucher nonce must not race.
+            consumer = platform.account(account, create=platform.is_dev_chain, fund_wei=10**19)
+            with open_consumer_records(platform.settings, consumer.address) as records:
+                client = ServiceClient(
+                    consumer, contracts.registry, contracts.channels, records=records
+                )
+                listing = client.discover(name, owner)
+                if deposit_wei < listing.price:
+                    raise InvalidInputError(
+                        f"deposit: {_alt(deposit_wei)} ALT does not cover one call of {name} "
+                        f"at {_alt(listing.price)} ALT; use --deposit {_alt(listing.price)} "
+                        "or more",
+                        field="deposit",
+                    )
+                if input_json is not None:
+                    inputs = _read_json(input_json)
+                else:
+                    examples = load_model(models_dir(platform.settings), name).examples
+                    inputs = _example(examples, example)
+                check_answers(listing)
+                paid = client.call(listing, inputs, deposit=deposit_wei)
+                document = paid.to_dict()
+                if save is not None:
+                    document["proof"] = client.proof(listing, paid, wait=proof_wait)
+                    save.write_text(json.dumps(document, indent=2) + "\n")
     console.print_json(json.dumps(paid.output))
     console.print(
         f"paid {_alt(listing.price)} ALT on channel {paid.voucher.channel_id} (voucher "
@@ -233,6 +259,7 @@ def rebuild_records(
 @app.command("channels")
 def channels(
     account: str = typer.Option(None, help="Only this keystore account's channels."),
+    as_json: bool = JSON_OPTION,
 ) -> None:
     """Payment channels: deposit, claimed, expiry, per model."""
     from ailedger.services import service_contracts
@@ -242,20 +269,61 @@ def channels(
         consumer = platform.keystore.address(account) if account else None
         states = contracts.channels.opened(consumer=consumer)
         names = {entry.model_id: entry.name for entry in contracts.registry.all()}
-    table = Table(title="Payment channels")
-    for column in ("id", "model", "consumer", "deposit", "claimed", "expiry", "state"):
-        table.add_column(column)
-    for state in states:
-        table.add_row(
-            str(state.channel_id),
-            names.get(state.model_id, "0x" + state.model_id.hex()[:8]),
-            state.consumer,
-            _alt(state.deposit),
-            _alt(state.claimed),
-            str(state.expiry),
-            "reclaimed" if state.reclaimed else "open",
-        )
-    console.print(table)
+    rows = [
+        {
+            "id": state.channel_id,
+            "model": names.get(state.model_id, "0x" + state.model_id.hex()),
+            "consumer": state.consumer,
+            "deposit_alt": _alt(state.deposit),
+            "claimed_alt": _alt(state.claimed),
+            "expiry": datetime.fromtimestamp(state.expiry, UTC).strftime("%Y-%m-%d %H:%M UTC"),
+            "state": "reclaimed" if state.reclaimed else "open",
+        }
+        for state in states
+    ]
+    print_rows(console, rows, title="Payment channels", as_json=as_json)
+
+
+@app.command("top-up")
+def top_up(
+    name: str = typer.Argument(..., help="Registry name of the model."),
+    amount: str = typer.Option(..., help="ALT to add to the deposit."),
+    account: str = typer.Option(CONSUMER, help="Keystore account that pays."),
+) -> None:
+    """Add ALT to your newest open channel of NAME, so more calls fit in it."""
+    from ailedger.services import service_contracts
+
+    wei = parse_alt(amount, "amount")
+    with _open() as platform, _account_lock(platform.settings, account):
+        contracts = service_contracts(platform)
+        listing = contracts.registry.find(name)
+        consumer = platform.account(account)
+        opened = [
+            state
+            for state in contracts.channels.opened(
+                consumer=consumer.address, model_id=listing.model_id
+            )
+            if not state.reclaimed
+        ]
+        if not opened:
+            raise NotFoundError(
+                f"{account} has no open channel of {name}; `ailedger services call {name} "
+                f"--account {account}` opens one",
+                field="name",
+            )
+        balance = contracts.token.balanceOf(consumer.address)
+        if balance < wei:
+            raise InvalidInputError(
+                f"amount: {account} holds {_alt(balance)} ALT, less than the {_alt(wei)} ALT "
+                "to add; send it ALT first",
+                field="amount",
+            )
+        state = contracts.channels.top_up(consumer, opened[-1].channel_id, wei)
+    console.print(
+        f"channel {state.channel_id}: deposit now {_alt(state.deposit)} ALT "
+        f"({_alt(state.claimed)} claimed)",
+        highlight=False,
+    )
 
 
 @app.command("claim")
@@ -371,3 +439,109 @@ def _read_json(text: str) -> dict:
     if not isinstance(value, dict):
         raise InvalidInputError("input: expected a JSON object", field="input")
     return value
+
+
+def check_endpoint(endpoint: str) -> str:
+    """``endpoint`` if it is an http(s) URL with a host, else :class:`InvalidInputError`."""
+    parts = urlsplit(endpoint)
+    try:
+        _ = parts.port  # raises for a port that is not a number from 0 to 65535
+        url = parts.scheme in ("http", "https") and bool(parts.hostname) and " " not in endpoint
+    except ValueError:
+        url = False
+    if not url:
+        raise InvalidInputError(
+            f"endpoint: expected an http:// or https:// URL such as http://127.0.0.1:8100, "
+            f"got {endpoint!r}",
+            field="endpoint",
+        )
+    return endpoint
+
+
+def endpoint_port(endpoint: str) -> int:
+    """The TCP port of an http(s) ``endpoint`` (80/443 when it names none)."""
+    parts = urlsplit(check_endpoint(endpoint))
+    return parts.port or (443 if parts.scheme == "https" else 80)
+
+
+def check_answers(listing) -> None:
+    """Raise unless the service of ``listing`` answers ``/health`` as that model.
+
+    Runs before a channel is opened, so a service that is down costs nothing.
+    """
+    import httpx
+
+    endpoint = check_endpoint(listing.endpoint)
+    try:
+        answer = httpx.get(endpoint.rstrip("/") + "/health", timeout=5)
+        model = answer.json().get("model") if answer.status_code == 200 else None
+        problem = None if model == listing.name else f"it answered as {model or answer.status_code}"
+    except httpx.HTTPError as error:
+        problem = str(error) or type(error).__name__
+    except ValueError:
+        problem = "its /health is not JSON"
+    if problem is not None:
+        raise AILedgerError(
+            f"{listing.name} does not answer at {endpoint} ({problem}); nothing was paid. "
+            f"Its owner serves it with `ailedger services serve {listing.name}` "
+            f"(port {endpoint_port(endpoint)})",
+            field="endpoint",
+        )
+
+
+@contextmanager
+def _account_lock(settings: Settings, account: str) -> Iterator[None]:
+    # An OS file lock: released even if the process dies.
+    directory = settings.ensure_home() / "locks"
+    directory.mkdir(exist_ok=True)
+    with (directory / f"account-{account}.lock").open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _example(examples: list, index: int) -> dict:
+    if index >= len(examples):
+        raise InvalidInputError(
+            f"example: the model has {len(examples)} examples (0 to {len(examples) - 1}), "
+            f"got {index}",
+            field="example",
+        )
+    return examples[index]
+
+
+def _narrate(service) -> None:
+    """Make ``service`` print each call it answers and each claim it makes."""
+    answer_call, answer_batch, answer_lines = (
+        service.handle,
+        service.handle_batch,
+        service.handle_batch_lines,
+    )
+    claim_due, claim_all = service.claim_due, service.claim_all
+
+    def said(answer: dict, calls: int) -> dict:
+        receipt = answer.get("receipt", {})
+        console.print(
+            f"{datetime.now(UTC):%H:%M:%S} {calls} call(s) on channel "
+            f"{receipt.get('channel_id')}: voucher {receipt.get('nonce')}, "
+            f"{_alt(int(receipt.get('amount', 0)))} ALT so far",
+            highlight=False,
+        )
+        return answer
+
+    def claimed(results: list) -> list:
+        for result in results:
+            console.print(
+                f"{datetime.now(UTC):%H:%M:%S} claimed {_alt(result.paid)} ALT", highlight=False
+            )
+        return results
+
+    service.handle = lambda request: said(answer_call(request), 1)
+    service.handle_batch = lambda request: said(
+        answer_batch(request), len(request.get("inputs", []))
+    )
+    service.handle_batch_lines = lambda body: said(answer_lines(body), body.count(b"\n"))
+    service.claim_due = lambda: claimed(claim_due())
+    service.claim_all = lambda: claimed(claim_all())

@@ -24,7 +24,12 @@ def _alt(wei: int) -> str:
 
 def run_market_scenario(platform: Platform, console: Console) -> MarketSummary:
     """Demo step: patients pool their data, two labs pay, every patient is paid and withdraws."""
-    with Progress(SpinnerColumn(), TextColumn("{task.description}"), console=console) as progress:
+    with Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        console=console,
+        disable=not console.is_terminal,  # piped into a file, a spinner leaves only frames
+    ) as progress:
         task = progress.add_task("starting the data marketplace", total=None)
         summary = run_patient_market(
             platform, progress=lambda message: progress.update(task, description=message)

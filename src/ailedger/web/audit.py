@@ -2,10 +2,10 @@
 
 Pages (under ``/ui/audit``)::
 
-    /ui/audit/decisions        recent decisions, each with a chart of its top reasons
+    /ui/audit/decisions        decisions, newest first, a page at a time, searchable by id
     /ui/audit/decisions/{id}   one decision: record, every feature's contribution, its proof
     /ui/audit/heads            the log's signed tree heads and their anchor transactions
-    /ui/audit/verify           paste a proof bundle, see VERIFIED or NOT VERIFIED and why
+    /ui/audit/verify           paste or upload a proof bundle, see VERIFIED or NOT VERIFIED and why
 
 They read the log and the decision table afresh per request and the chain for
 verification; none of them writes, and none shows a salt or a raw input.
@@ -17,7 +17,8 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from fastapi import APIRouter, Depends, Form, Query, Request
+from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse
 
 from ailedger.api.deps import get_platform
@@ -27,11 +28,14 @@ from ailedger.audit.proofs import AnchoredHeads, build_proof_bundle, logged_reco
 from ailedger.audit.verify import CHECKS
 from ailedger.errors import NotFoundError
 from ailedger.platform import Platform
+from ailedger.web import csrf
 from ailedger.web.charts import bar_chart
 from ailedger.web.routes import templates
 
 router = APIRouter(prefix="/ui/audit", include_in_schema=False)
 LIST_TOP_FEATURES = 5
+# A proof bundle is a few kilobytes; anything this large is not one.
+MAX_BUNDLE_BYTES = 1_000_000
 
 
 # -- per-feature contribution charts ----------------------------------------------------------
@@ -123,10 +127,20 @@ def decisions_page(
     request: Request,
     platform: Platform = Depends(get_platform),
     limit: int = Query(50, ge=1, le=MAX_LIMIT),
+    page: int = Query(1, ge=1, description="Page of ``limit`` decisions, 1 = newest."),
+    q: str = Query("", max_length=64, description="Decision id, or its first hex digits."),
 ) -> HTMLResponse:
-    """Recent decisions, newest first, each with its explanation chart."""
+    """Decisions, newest first, a page at a time, each with its explanation chart."""
+    prefix = q.strip().lower().removeprefix("0x")
+    if prefix.strip("0123456789abcdef"):
+        prefix, bad_query = "", q
+    else:
+        bad_query = None
     with open_decision_reader(platform.settings) as (log, index):
-        decisions = recent_decisions(log, index, limit)
+        matching = index.count(prefix)
+        pages = max(1, -(-matching // limit))
+        page = min(page, pages)
+        decisions = recent_decisions(log, index, limit, offset=(page - 1) * limit, id_prefix=prefix)
         total = index.count()
     rows = [
         {
@@ -143,7 +157,18 @@ def decisions_page(
         for decision in decisions
     ]
     return templates.TemplateResponse(
-        request, "audit_decisions.html", {"rows": rows, "total": total, "limit": limit}
+        request,
+        "audit_decisions.html",
+        {
+            "rows": rows,
+            "total": total,
+            "matching": matching,
+            "limit": limit,
+            "page": page,
+            "pages": pages,
+            "query": prefix,
+            "bad_query": bad_query,
+        },
     )
 
 
@@ -165,10 +190,11 @@ def decision_page(
         if leaf_index is not None and anchored.covering(leaf_index) is not None:
             bundle = build_proof_bundle(decision_id, log, index, anchored=anchored)
     explanation = record.explanation
-    return templates.TemplateResponse(
+    response = templates.TemplateResponse(
         request,
         "audit_decision.html",
         {
+            "csrf_token": csrf.form_token(request),
             "record": record,
             "leaf_index": leaf_index,
             "bundle": bundle,
@@ -179,6 +205,7 @@ def decision_page(
             ),
         },
     )
+    return csrf.set_cookie(request, response)
 
 
 @router.get("/heads", response_class=HTMLResponse)
@@ -208,35 +235,65 @@ def heads_page(request: Request, platform: Platform = Depends(get_platform)) -> 
 
 @router.get("/verify", response_class=HTMLResponse)
 def verify_form(request: Request) -> HTMLResponse:
-    """An empty form to paste a proof bundle into."""
-    return templates.TemplateResponse(
-        request,
-        "audit_verify.html",
-        {"bundle_text": "", "verdict": None, "error": None, "not_run": _not_run},
-    )
+    """An empty form to paste a proof bundle into, or to upload one."""
+    return _verify_page(request, "", None, None)
 
 
 @router.post("/verify", response_class=HTMLResponse)
-def verify_submit(
-    request: Request, bundle: str = Form(""), platform: Platform = Depends(get_platform)
+async def verify_submit(
+    request: Request,
+    bundle: str = Form(""),
+    bundle_file: UploadFile | None = File(None),
+    platform: Platform = Depends(get_platform),
 ) -> HTMLResponse:
-    """Verify the pasted bundle against the chain only and show each check."""
+    """Verify the pasted or uploaded bundle against the chain only and show each check."""
+    refused = await csrf.refusal(request)
+    if refused:
+        return _verify_page(request, "", None, refused, status_code=403)
+    if bundle_file is not None and bundle_file.filename:
+        raw = await bundle_file.read(MAX_BUNDLE_BYTES + 1)
+        if len(raw) > MAX_BUNDLE_BYTES:
+            return _verify_page(
+                request, "", None, f"the file is larger than {MAX_BUNDLE_BYTES:,} bytes"
+            )
+        bundle = raw.decode("utf-8", errors="replace")
     verdict, error = None, None
-    try:
-        parsed: Any = json.loads(bundle)
-    except ValueError as problem:
-        error = f"the bundle is not JSON: {problem}"
+    if not bundle.strip():
+        error = "nothing to verify: paste a proof bundle or choose a file, then press Verify"
     else:
-        if isinstance(parsed, dict):
-            verdict = verify_bundle(parsed, platform.chain)
+        try:
+            parsed: Any = json.loads(bundle)
+        except ValueError as problem:
+            error = f"the bundle is not JSON: {problem}"
         else:
-            error = f"a bundle is a JSON object, got a JSON {type(parsed).__name__}"
-    return templates.TemplateResponse(
+            if isinstance(parsed, dict):
+                verdict = await run_in_threadpool(verify_bundle, parsed, platform.chain)
+            else:
+                error = f"a bundle is a JSON object, got a JSON {type(parsed).__name__}"
+    return _verify_page(request, bundle, verdict, error, status_code=422 if error else 200)
+
+
+def _verify_page(
+    request: Request,
+    bundle_text: str,
+    verdict: Verdict | None,
+    error: str | None,
+    *,
+    status_code: int = 200,
+) -> HTMLResponse:
+    response = templates.TemplateResponse(
         request,
         "audit_verify.html",
-        {"bundle_text": bundle, "verdict": verdict, "error": error, "not_run": _not_run},
-        status_code=422 if error else 200,
+        {
+            "bundle_text": bundle_text,
+            "verdict": verdict,
+            "error": error,
+            "not_run": _not_run,
+            "csrf_token": csrf.form_token(request),
+        },
+        status_code=status_code,
     )
+    return csrf.set_cookie(request, response)
 
 
 def _not_run(verdict: Verdict) -> list[str]:

@@ -11,6 +11,7 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
 from ailedger.api.deps import get_platform
+from ailedger.core.chain import BlockInfo
 from ailedger.platform import Platform
 from ailedger.web.charts import bar_chart
 
@@ -37,6 +38,9 @@ def home(request: Request, platform: Platform = Depends(get_platform)) -> HTMLRe
     status = platform.status()
     first = max(0, status.head_block - RECENT_BLOCKS + 1)
     blocks = [platform.chain.get_block(n) for n in range(first, status.head_block + 1)]
+    # The embedded chain mines one block per transaction, so "transactions per block"
+    # would always read 1; the gas a block used says how much work it carried.
+    gas = {b.number: _gas_used(platform, b) for b in blocks}
     holders = []
     if "ALTToken" in status.contracts:
         token = platform.contract("ALTToken")
@@ -47,10 +51,11 @@ def home(request: Request, platform: Platform = Depends(get_platform)) -> HTMLRe
         {
             "status": status,
             "blocks": list(reversed(blocks)),
+            "gas": gas,
             "activity_chart": bar_chart(
-                [(str(b.number), len(b.tx_hashes)) for b in blocks],
-                title="Transactions per block",
-                value_label="txs",
+                [(str(b.number), gas[b.number]) for b in blocks],
+                title=f"Gas used by the last {len(blocks)} blocks",
+                value_label="gas",
             ),
             "holders_chart": bar_chart(
                 [(name, balance / 10**18) for name, balance in holders],
@@ -59,3 +64,7 @@ def home(request: Request, platform: Platform = Depends(get_platform)) -> HTMLRe
             ),
         },
     )
+
+
+def _gas_used(platform: Platform, block: BlockInfo) -> int:
+    return sum(platform.chain.wait_for_receipt(tx).gas_used for tx in block.tx_hashes)
