@@ -57,7 +57,9 @@ def _tree(job_id: int, round_number: int, clients: list[str], budget: int) -> Re
 
 
 def _post(pool, server, tree: RewardTree) -> None:
-    pool.post_round(tree.job_id, tree.rewards.round_number, tree.root, tree.rewards.total, sender=server)
+    pool.post_round(
+        tree.job_id, tree.rewards.round_number, tree.root, tree.rewards.total, sender=server
+    )
 
 
 def _claim(pool, tree: RewardTree, client: str, *, as_: str | None = None) -> None:
@@ -174,10 +176,14 @@ def test_posting_gas_does_not_grow_with_clients(pool, token, deployer, server):
     assert abs(gas[1] - gas[0]) <= 0.05 * gas[0]
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(
     budget=st.integers(min_value=0, max_value=10**24),
-    scores=st.lists(st.floats(min_value=-1, max_value=1e6, allow_nan=False), min_size=1, max_size=40),
+    scores=st.lists(
+        st.floats(min_value=-1, max_value=1e6, allow_nan=False), min_size=1, max_size=40
+    ),
 )
 def test_allocation_never_exceeds_and_never_loses_the_budget(budget, scores):
     clients = [f"0x{i + 1:040x}" for i in range(len(scores))]
@@ -187,7 +193,9 @@ def test_allocation_never_exceeds_and_never_loses_the_budget(budget, scores):
     assert all(amount > 0 for amount in rewards.amounts.values())
 
 
-@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(amounts=st.lists(st.integers(min_value=1, max_value=10**20), min_size=1, max_size=17))
 def test_every_leaf_of_any_tree_is_claimable(pool, token, deployer, server, amounts):
     with boa.env.anchor():

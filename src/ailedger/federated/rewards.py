@@ -172,7 +172,11 @@ class RewardPool:
                 field="client",
             )
         return self.contract.claim(
-            tree.job_id, tree.rewards.round_number, amount, tree.proof(client.address), sender=client
+            tree.job_id,
+            tree.rewards.round_number,
+            amount,
+            tree.proof(client.address),
+            sender=client,
         )
 
     def has_claimed(self, job_id: int, round_number: int, client: str) -> bool:
