@@ -107,10 +107,11 @@ def split_hospitals(
     def standardise(values: np.ndarray) -> np.ndarray:
         return (values - mean) / scale
 
-    classes = np.unique(y)
-    if len(y_train) < n_hospitals * MIN_PER_CLASS * len(classes):
+    classes, class_counts = np.unique(y_train, return_counts=True)
+    if class_counts.min() < n_hospitals * MIN_PER_CLASS:
         raise InvalidInputError(
-            f"hospitals: {n_hospitals} is too many for the {len(y_train)} examples of {task}",
+            f"hospitals: {n_hospitals} is too many for {task}: its rarest class has "
+            f"{class_counts.min()} training examples, {MIN_PER_CLASS} per hospital are needed",
             field="hospitals",
         )
     owner = _assign(y_train, classes, n_hospitals, alpha, rng)
