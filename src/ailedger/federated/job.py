@@ -325,11 +325,13 @@ def run_job(
     *,
     progress: Callable[[str], None] = lambda _message: None,
     clients: Callable[[list[Hospital], LogisticModel], list[Any]] | None = None,
+    claim: bool = True,
 ) -> JobSummary:
     """Run a whole job on ``platform``: set up, train on Flower in process, reward, claim, anchor.
 
     ``clients`` builds the ClientApps from the hospitals (default: one honest-or-not
-    :func:`client_app` each); tests use it to add misbehaving clients.
+    :func:`client_app` each); tests use it to add misbehaving clients. With
+    ``claim=False`` the hospitals claim later themselves (`ailedger fl claim`).
     """
     progress("splitting the data across hospitals")
     data = split_hospitals(
@@ -388,9 +390,9 @@ def run_job(
         apps = clients(hospitals, model) if clients else [client_app(h, model) for h in hospitals]
         progress(f"training {settings.rounds} rounds with {settings.strategy} on Flower")
         run_in_process(server_app(strategy, model.initial(), settings.rounds), apps)
-        progress("hospitals claiming their rewards")
         claimed = dict.fromkeys(accounts, 0)
-        for tree in ledger.trees.values():
+        for tree in ledger.trees.values() if claim else ():
+            progress(f"hospitals claiming their rewards of round {tree.rewards.round_number}")
             for name, account in accounts.items():
                 if account.address in tree.rewards.amounts:
                     pool.claim(account, tree)
