@@ -58,6 +58,7 @@ __all__ = [
     "RoundSummary",
     "demo_clients",
     "run_job",
+    "train",
 ]
 
 ALT = 10**18
@@ -85,6 +86,7 @@ class JobSettings:
     rounds: int = 3
     budget: int = 300 * ALT
     seed: int = 0
+    expected_malicious: int = 1  # what Krum and MultiKrum are told to withstand
 
     def __post_init__(self) -> None:
         if self.strategy not in STRATEGIES:
@@ -319,6 +321,21 @@ def model_id_for(task: str, model: LogisticModel, pool: str, job_id: int) -> byt
     return hashlib.sha256(canonical_json(description)).digest()
 
 
+def train(
+    ledger: RoundLedger,
+    hospitals: Sequence[Hospital],
+    settings: JobSettings,
+    *,
+    clients: Callable[[list[Hospital], LogisticModel], list[Any]] | None = None,
+) -> None:
+    """Run the job's rounds on Flower in process, ``ledger`` accounting for each."""
+    inner = make_strategy(settings.strategy, len(hospitals), settings.expected_malicious)
+    strategy = LedgerStrategy(inner, ledger)
+    model = ledger.model
+    apps = clients(list(hospitals), model) if clients else [client_app(h, model) for h in hospitals]
+    run_in_process(server_app(strategy, model.initial(), settings.rounds), apps)
+
+
 def run_job(
     platform: Any,
     settings: JobSettings,
@@ -386,10 +403,8 @@ def run_job(
             pool=pool,
             server=operator,
         )
-        strategy = LedgerStrategy(make_strategy(settings.strategy, len(hospitals)), ledger)
-        apps = clients(hospitals, model) if clients else [client_app(h, model) for h in hospitals]
         progress(f"training {settings.rounds} rounds with {settings.strategy} on Flower")
-        run_in_process(server_app(strategy, model.initial(), settings.rounds), apps)
+        train(ledger, hospitals, settings, clients=clients)
         claimed = dict.fromkeys(accounts, 0)
         for tree in ledger.trees.values() if claim else ():
             progress(f"hospitals claiming their rewards of round {tree.rewards.round_number}")
