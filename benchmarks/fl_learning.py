@@ -101,7 +101,7 @@ def accuracy_vs_central() -> dict[str, Any]:
 def robustness() -> dict[str, Any]:
     honest = tuple(ClientSpec(f"h{i}") for i in range(8))
     poisoned = honest + tuple(ClientSpec(f"p{i}", Behaviour.POISONER) for i in range(2))
-    clean = _run(JobSettings(honest + (ClientSpec("h8"), ClientSpec("h9")), rounds=5))[0]
+    clean = _run(JobSettings((*honest, ClientSpec("h8"), ClientSpec("h9")), rounds=5))[0]
     clean_accuracy = clean.rounds[-1].accuracy
     out: dict[str, Any] = {"clean_fedavg_accuracy": clean_accuracy, "poisoners": "2 of 10"}
     for strategy in STRATEGIES:
