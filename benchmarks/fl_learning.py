@@ -63,9 +63,7 @@ def _run(settings: JobSettings) -> tuple[RoundLedger, list[Hospital], float]:
             registered={h.account.address: h.name for h in hospitals},
             model=model,
             data=data,
-            strategy=settings.strategy,
-            rounds=settings.rounds,
-            budget=settings.budget,
+            settings=settings,
             log=log,
         )
         started = time.perf_counter()

@@ -166,9 +166,7 @@ class RoundLedger:
         registered: dict[str, str],
         model: LogisticModel,
         data: FederatedData,
-        strategy: str,
-        rounds: int,
-        budget: int,
+        settings: JobSettings,
         log: TransparencyLog,
         pool: RewardPool | None = None,
         server: LocalAccount | None = None,
@@ -180,11 +178,12 @@ class RoundLedger:
         self.registered = registered
         self.model = model
         self.data = data
-        self.strategy = strategy
+        self.strategy = settings.strategy
         self.log = log
         self.pool = pool
         self.server = server
         self._clock = clock or time.perf_counter
+        rounds, budget = settings.rounds, settings.budget
         self._round_budget = budget // rounds
         self._leftover = budget - self._round_budget * rounds  # goes to the last round
         self._rounds = rounds
@@ -396,9 +395,7 @@ def run_job(
             registered=registered,
             model=model,
             data=data,
-            strategy=settings.strategy,
-            rounds=settings.rounds,
-            budget=settings.budget,
+            settings=settings,
             log=log,
             pool=pool,
             server=operator,
