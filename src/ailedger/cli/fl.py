@@ -41,8 +41,11 @@ def run(
     task: str = typer.Option("breast-cancer", help="breast-cancer or digits."),
     budget: float = typer.Option(300.0, help="ALT the job pays over all its rounds."),
     claim: bool = typer.Option(True, help="Let every hospital claim its rewards at the end."),
+    deploy: bool = typer.Option(
+        False, help="On Flower's deployment runtime: a SuperLink and one SuperNode per hospital."
+    ),
 ) -> None:
-    """Run a job in process on Flower: every round recorded, scored and rewarded."""
+    """Run a job on Flower (in process, or --deploy): every round recorded, scored, rewarded."""
     from ailedger.federated import JobSettings, demo_clients, run_job
     from ailedger.platform import Platform
 
@@ -55,13 +58,23 @@ def run(
         rounds=rounds,
         budget=int(budget * _ALT),
     )
+    if deploy:
+        from ailedger.federated.deploy import run_deployed
+
+        with Platform.open(Settings()) as platform:
+            platform.deploy_core_contracts()
+        console.log("starting a SuperLink and SuperNodes on 127.0.0.1")
+        work = run_deployed(Settings(), settings, claim=claim)
+        console.print(f"Flower logs in {work}")
+        _show(None)
+        return
     with Platform.open(Settings()) as platform:
         summary = run_job(platform, settings, progress=console.log, claim=claim)
     console.print(f"job {summary.job_id} on RewardPool {summary.pool}")
     _show(summary.job_id)
 
 
-def _show(job: int) -> None:
+def _show(job: int | None) -> None:
     from ailedger.federated.views import hospitals_table, rounds_table
 
     with _records(job) as records:

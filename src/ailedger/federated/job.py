@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 from eth_account.signers.local import LocalAccount
 from flwr.app import ConfigRecord, Message
+from flwr.serverapp import Grid
 
 from ailedger.core.identity import Domain, canonical_json
 from ailedger.core.log import TransparencyLog
@@ -37,12 +38,13 @@ from ailedger.federated.apps import (
     LedgerStrategy,
     client_app,
     make_strategy,
+    quiet_flower,
     run_in_process,
     server_app,
 )
 from ailedger.federated.commitments import federated_domain
 from ailedger.federated.data import FederatedData, split_hospitals
-from ailedger.federated.encoding import parameters_hash
+from ailedger.federated.encoding import parameters_hash, to_record
 from ailedger.federated.model import Arrays, LogisticModel
 from ailedger.federated.participation import Accepted, Rejected, RoundContext, screen
 from ailedger.federated.rewards import RewardPool, RewardTree, allocate, deploy_reward_pool
@@ -326,11 +328,22 @@ def train(
     settings: JobSettings,
     *,
     clients: Callable[[list[Hospital], LogisticModel], list[Any]] | None = None,
+    grid: Grid | None = None,
 ) -> None:
-    """Run the job's rounds on Flower in process, ``ledger`` accounting for each."""
+    """Run the job's rounds on Flower, ``ledger`` accounting for each.
+
+    Without ``grid``, in this process (the hospitals' ClientApps called directly);
+    with the ``grid`` Flower's deployment runtime hands a ServerApp, on SuperNodes.
+    """
     inner = make_strategy(settings.strategy, len(hospitals), settings.expected_malicious)
     strategy = LedgerStrategy(inner, ledger)
     model = ledger.model
+    if grid is not None:
+        with quiet_flower():
+            strategy.start(
+                grid=grid, initial_arrays=to_record(model.initial()), num_rounds=settings.rounds
+            )
+        return
     apps = clients(list(hospitals), model) if clients else [client_app(h, model) for h in hospitals]
     run_in_process(server_app(strategy, model.initial(), settings.rounds), apps)
 
@@ -342,12 +355,14 @@ def run_job(
     progress: Callable[[str], None] = lambda _message: None,
     clients: Callable[[list[Hospital], LogisticModel], list[Any]] | None = None,
     claim: bool = True,
+    grid: Grid | None = None,
 ) -> JobSummary:
     """Run a whole job on ``platform``: set up, train on Flower in process, reward, claim, anchor.
 
     ``clients`` builds the ClientApps from the hospitals (default: one honest-or-not
     :func:`client_app` each); tests use it to add misbehaving clients. With
-    ``claim=False`` the hospitals claim later themselves (`ailedger fl claim`).
+    ``claim=False`` the hospitals claim later themselves (`ailedger fl claim`). With
+    ``grid`` (from Flower's deployment runtime) the rounds go to SuperNodes instead.
     """
     progress("splitting the data across hospitals")
     data = split_hospitals(
@@ -401,7 +416,7 @@ def run_job(
             server=operator,
         )
         progress(f"training {settings.rounds} rounds with {settings.strategy} on Flower")
-        train(ledger, hospitals, settings, clients=clients)
+        train(ledger, hospitals, settings, clients=clients, grid=grid)
         claimed = dict.fromkeys(accounts, 0)
         for tree in ledger.trees.values() if claim else ():
             progress(f"hospitals claiming their rewards of round {tree.rewards.round_number}")
