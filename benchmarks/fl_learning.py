@@ -115,7 +115,7 @@ def robustness() -> dict[str, Any]:
 
 def fairness() -> dict[str, Any]:
     out = {}
-    for strategy in ("fedavg", "median"):
+    for strategy in ("fedavg", "median", "multikrum"):
         settings = JobSettings(demo_clients(8), strategy=strategy, rounds=3)
         ledger, hospitals, _ = _run(settings)
         names = {h.account.address: h.name for h in hospitals}

@@ -267,6 +267,9 @@ class RoundLedger:
     ) -> tuple[dict[str, float], dict[str, float]]:
         if not accepted:
             return {}, {}
+        # Replies arrive in the order Flower sampled the nodes; score in a fixed order so
+        # the Monte-Carlo sample (seeded by the job) is the same on every rerun.
+        accepted = sorted(accepted, key=lambda a: a.commitment.client)
         coalition_model = fedavg_steps(
             previous, [a.arrays for a in accepted], [a.commitment.num_examples for a in accepted]
         )
