@@ -58,6 +58,7 @@ def job(tmp_path_factory):
             clients=clients,
         )
         pool = deploy_reward_pool(platform)
+        posted_roots = [pool.round_root(summary.job_id, r.round_number) for r in summary.rounds]
         balances = {
             name: pool.token.balanceOf(address) for name, address in summary.hospitals.items()
         }
@@ -65,6 +66,7 @@ def job(tmp_path_factory):
         records = job_records(log, summary.job_id)
         report = verify_log(log.store, platform.log_reader(LOG_NAME))
         log.close()
+    assert posted_roots == [r.reward_root for r in summary.rounds]
     return summary, balances, records, report
 
 
@@ -98,6 +100,8 @@ def test_bad_replies_are_rejected_with_reasons_and_the_round_goes_on(job):
 def test_free_rider_and_poisoner_earn_nothing_and_the_others_claimed_on_chain(job):
     summary, balances, _, _ = job
     assert summary.claimed["hospital-c"] == 0 and summary.claimed["hospital-d"] == 0
+    assert summary.total_scores()["hospital-c"] == 0.0
+    assert summary.total_scores()["hospital-d"] < 0
     assert summary.claimed["hospital-a"] > 0 and summary.claimed["hospital-b"] > 0
     assert balances == summary.claimed
     posted = sum(sum(r.rewards.values()) for r in summary.rounds)

@@ -31,11 +31,12 @@ from flwr.clientapp import ClientApp
 from flwr.serverapp import Grid, ServerApp
 
 from ailedger.config import Settings
-from ailedger.errors import AILedgerError, ChainError, NotFoundError
+from ailedger.errors import AILedgerError, NotFoundError
 from ailedger.federated.apps import Behaviour, Hospital, local_update, signed_reply
 from ailedger.federated.data import FederatedData, split_hospitals
-from ailedger.federated.job import ClientSpec, JobSettings, run_job
+from ailedger.federated.job import LOG_NAME, ClientSpec, JobSettings, run_job
 from ailedger.federated.model import LogisticModel
+from ailedger.federated.records import finished_jobs
 
 __all__ = ["client", "flower_environment", "run_deployed", "server"]
 
@@ -164,16 +165,27 @@ clientapp = "ailedger.federated.deploy:client"
     )
 
 
+def _finished_jobs(settings: Settings) -> int:
+    """How many jobs the fl log holds a last round for."""
+    from ailedger.core.log import TransparencyLog, open_store
+
+    log = TransparencyLog(open_store(settings, name=LOG_NAME))
+    try:
+        return finished_jobs(log)
+    finally:
+        log.close()
+
+
 def _wait_for_port(port: int, process: subprocess.Popen, log: Path) -> None:
     deadline = time.monotonic() + STARTUP_SECONDS
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise ChainError(f"flower-superlink exited with {process.returncode}; see {log}")
+            raise AILedgerError(f"flower-superlink exited with {process.returncode}; see {log}")
         with socket.socket() as sock:
             if sock.connect_ex(("127.0.0.1", port)) == 0:
                 return
         time.sleep(0.2)
-    raise ChainError(f"flower-superlink did not listen on 127.0.0.1:{port}; see {log}")
+    raise AILedgerError(f"flower-superlink did not listen on 127.0.0.1:{port}; see {log}")
 
 
 def run_deployed(
@@ -196,6 +208,7 @@ def run_deployed(
     )
     _write_app(work / "app", job, claim)
     processes: list[subprocess.Popen] = []
+    jobs_before = _finished_jobs(settings)
 
     def start(name: str, *args: str) -> subprocess.Popen:
         log = open(work / f"{name}.log", "w")  # noqa: SIM115 - closed with the process
@@ -240,9 +253,11 @@ def run_deployed(
             check=False,
         )
         (work / "flwr-run.log").write_text(result.stdout + result.stderr)
-        if result.returncode != 0:
+        # `flwr run` exits 0 even when the run failed: the fl log says whether the job ran.
+        if result.returncode != 0 or _finished_jobs(settings) <= jobs_before:
             raise AILedgerError(
-                f"flwr run failed ({result.returncode}); see {work / 'flwr-run.log'}"
+                f"flwr run did not complete the job (exit {result.returncode}); "
+                f"see the logs in {work}"
             )
     finally:
         for process in reversed(processes):

@@ -16,10 +16,9 @@ from __future__ import annotations
 import hashlib
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
 from eth_account.signers.local import LocalAccount
 from flwr.app import ConfigRecord, Message
 from flwr.serverapp import Grid
@@ -49,6 +48,9 @@ from ailedger.federated.model import Arrays, LogisticModel
 from ailedger.federated.participation import Accepted, Rejected, RoundContext, screen
 from ailedger.federated.rewards import RewardPool, RewardTree, allocate, deploy_reward_pool
 from ailedger.federated.scores import fedavg_steps, gtg_shapley
+
+if TYPE_CHECKING:
+    from ailedger.platform import Platform
 
 __all__ = [
     "ALT",
@@ -300,7 +302,6 @@ class JobSummary:
     true_quality: dict[str, float]  # name -> what scores should rank
     log_size: int
     anchored: bool
-    extra: dict[str, Any] = field(default_factory=dict)
 
     def total_scores(self) -> dict[str, float]:
         """Each hospital's Shapley scores summed over rounds."""
@@ -352,7 +353,7 @@ def train(
 
 
 def run_job(
-    platform: Any,
+    platform: Platform,
     settings: JobSettings,
     *,
     progress: Callable[[str], None] = lambda _message: None,
@@ -447,10 +448,3 @@ def run_job(
         size,
         anchored,
     )
-
-
-def spearman(scores: Sequence[float], truth: Sequence[float]) -> float:
-    """Spearman rank correlation (average ranks for ties)."""
-    from scipy.stats import spearmanr
-
-    return float(spearmanr(np.asarray(scores), np.asarray(truth)).statistic)

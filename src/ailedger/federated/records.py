@@ -14,11 +14,20 @@ from ailedger.core.log import TransparencyLog
 from ailedger.errors import NotFoundError
 from ailedger.federated.rewards import RewardTree, RoundRewards
 
-__all__ = ["job_records", "latest_job_id", "reward_tree"]
+__all__ = ["finished_jobs", "job_records", "latest_job_id", "reward_tree"]
 
 
 def _records(log: TransparencyLog) -> list[dict[str, Any]]:
     return [json.loads(log.record(index)) for index in range(log.size)]
+
+
+def finished_jobs(log: TransparencyLog) -> int:
+    """How many jobs recorded their last round (a job record names its number of rounds)."""
+    records = _records(log)
+    rounds = {r["job_id"]: r["rounds"] for r in records if r.get("kind") == "fl.job"}
+    return sum(
+        1 for r in records if r.get("kind") == "fl.round" and rounds.get(r["job_id"]) == r["round"]
+    )
 
 
 def latest_job_id(log: TransparencyLog) -> int:
