@@ -17,6 +17,7 @@ from fastapi.responses import JSONResponse
 
 from ailedger import __version__
 from ailedger.api import audit as audit_api
+from ailedger.api import fl as fl_api
 from ailedger.api import market as market_api
 from ailedger.api import services as services_api
 from ailedger.api.deps import get_platform
@@ -69,6 +70,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(audit_api.router)
     app.include_router(services_api.router)
     app.include_router(market_api.router)
+    app.include_router(fl_api.router)
 
     from ailedger.web import audit as web_audit
     from ailedger.web import market as web_market
