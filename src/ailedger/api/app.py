@@ -73,6 +73,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(fl_api.router)
 
     from ailedger.web import audit as web_audit
+    from ailedger.web import fl as web_fl
     from ailedger.web import market as web_market
     from ailedger.web import routes as web_routes
     from ailedger.web import services as web_services
@@ -81,5 +82,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(web_audit.router)
     app.include_router(web_services.router)
     app.include_router(web_market.router)
+    app.include_router(web_fl.router)
     web_routes.mount_static(app)
     return app
