@@ -32,6 +32,7 @@ import numpy as np
 from eth_account import Account
 from scipy.stats import spearmanr
 from sklearn.linear_model import LogisticRegression
+from sklearn.neural_network import MLPClassifier
 
 from ailedger.core.log import SqliteStore, TransparencyLog
 from ailedger.federated import Behaviour, ClientSpec, JobSettings, demo_clients
@@ -39,7 +40,7 @@ from ailedger.federated.apps import Hospital
 from ailedger.federated.commitments import federated_domain
 from ailedger.federated.data import split_hospitals
 from ailedger.federated.job import RoundLedger, train
-from ailedger.federated.model import LogisticModel
+from ailedger.federated.model import make_model
 
 POOL = "0x" + "11" * 20
 STRATEGIES = ("fedavg", "krum", "multikrum", "trimmed-mean", "median")
@@ -49,7 +50,7 @@ def _run(settings: JobSettings) -> tuple[RoundLedger, list[Hospital], float]:
     data = split_hospitals(
         settings.task, [c.label_noise for c in settings.clients], seed=settings.seed
     )
-    model = LogisticModel(data.n_features, data.classes)
+    model = make_model(settings.model, data.n_features, data.classes)
     hospitals = [
         Hospital(c.name, Account.from_key((i + 1).to_bytes(32, "big")), part, c.behaviour)
         for i, (c, part) in enumerate(zip(settings.clients, data.hospitals, strict=True))
@@ -73,21 +74,29 @@ def _run(settings: JobSettings) -> tuple[RoundLedger, list[Hospital], float]:
     return ledger, hospitals, elapsed
 
 
-def _central(task: str, n: int, seed: int) -> float:
+def _central(task: str, model: str, n: int, seed: int) -> float:
     data = split_hospitals(task, [0.0] * n, seed=seed)
     X, y = data.pooled()
-    central = LogisticRegression(max_iter=2_000).fit(X, y)
-    return float(central.score(data.X_test, data.y_test))
+    if model == "mlp":
+        estimator = MLPClassifier(hidden_layer_sizes=(32,), max_iter=500, random_state=seed)
+    else:
+        estimator = LogisticRegression(max_iter=2_000)
+    return float(estimator.fit(X, y).score(data.X_test, data.y_test))
 
 
 def accuracy_vs_central() -> dict[str, Any]:
     out = {}
-    for task in ("breast-cancer", "digits"):
+    for task, model in (
+        ("breast-cancer", "logistic-regression"),
+        ("digits", "logistic-regression"),
+        ("digits", "mlp"),
+    ):
         clients = tuple(ClientSpec(f"h{i}") for i in range(8))
-        ledger, _, _ = _run(JobSettings(clients, task=task, strategy="fedavg", rounds=10))
+        settings = JobSettings(clients, task=task, model=model, strategy="fedavg", rounds=10)
+        ledger, _, _ = _run(settings)
         federated = ledger.rounds[-1].accuracy
-        central = _central(task, 8, 0)
-        out[task] = {
+        central = _central(task, model, 8, 0)
+        out[f"{task}/{model}"] = {
             "federated_accuracy": federated,
             "central_accuracy": round(central, 4),
             "gap_points": round(100 * (central - federated), 2),

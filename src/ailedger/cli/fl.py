@@ -39,6 +39,7 @@ def run(
     rounds: int = typer.Option(3, min=1, help="Training rounds."),
     hospitals: int = typer.Option(8, min=3, help="Hospitals (the last two: free-rider, poisoner)."),
     task: str = typer.Option("breast-cancer", help="breast-cancer or digits."),
+    model: str = typer.Option("logistic-regression", help="logistic-regression or mlp."),
     budget: float = typer.Option(300.0, help="ALT the job pays over all its rounds."),
     claim: bool = typer.Option(True, help="Let every hospital claim its rewards at the end."),
     deploy: bool = typer.Option(
@@ -54,6 +55,7 @@ def run(
     settings = JobSettings(
         clients=demo_clients(hospitals),
         task=task,
+        model=model,
         strategy=strategy,
         rounds=rounds,
         budget=int(budget * _ALT),

@@ -49,7 +49,7 @@ from ailedger.errors import InvalidInputError
 from ailedger.federated.commitments import UpdateCommitment, federated_domain
 from ailedger.federated.data import HospitalData
 from ailedger.federated.encoding import from_record, parameters_hash, to_record
-from ailedger.federated.model import Arrays, LogisticModel
+from ailedger.federated.model import Arrays, Model
 from ailedger.federated.participation import NUM_EXAMPLES_KEY
 
 __all__ = [
@@ -91,7 +91,7 @@ class Hospital:
     behaviour: Behaviour = Behaviour.HONEST
 
 
-def local_update(hospital: Hospital, model: LogisticModel, global_arrays: Arrays) -> Arrays:
+def local_update(hospital: Hospital, model: Model, global_arrays: Arrays) -> Arrays:
     """What ``hospital`` sends back for ``global_arrays``, by its behaviour."""
     if hospital.behaviour is Behaviour.FREE_RIDER:
         return [a.copy() for a in global_arrays]
@@ -126,7 +126,7 @@ def signed_reply(
     return Message(content, reply_to=message)
 
 
-def client_app(hospital: Hospital, model: LogisticModel) -> ClientApp:
+def client_app(hospital: Hospital, model: Model) -> ClientApp:
     """The ClientApp of ``hospital``: train on its data, sign, reply."""
     app = ClientApp()
 

@@ -35,7 +35,7 @@ from ailedger.errors import AILedgerError, NotFoundError
 from ailedger.federated.apps import Behaviour, Hospital, local_update, signed_reply
 from ailedger.federated.data import FederatedData, split_hospitals
 from ailedger.federated.job import LOG_NAME, ClientSpec, JobSettings, run_job
-from ailedger.federated.model import LogisticModel
+from ailedger.federated.model import make_model
 from ailedger.federated.records import finished_jobs
 
 __all__ = ["client", "flower_environment", "run_deployed", "server"]
@@ -97,7 +97,7 @@ def _train(message: Message, context: Context) -> Message:
     ailedger_settings = Settings()
     account = Keystore(ailedger_settings).unlock(spec.name, ailedger_settings.password or "")
     hospital = Hospital(spec.name, account, data.hospitals[index], spec.behaviour)
-    model = LogisticModel(data.n_features, data.classes)
+    model = make_model(settings.model, data.n_features, data.classes)
     global_arrays = message.content["arrays"].to_numpy_ndarrays()
     return signed_reply(message, hospital, local_update(hospital, model, global_arrays))
 

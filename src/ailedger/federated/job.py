@@ -44,7 +44,7 @@ from ailedger.federated.apps import (
 from ailedger.federated.commitments import federated_domain
 from ailedger.federated.data import FederatedData, split_hospitals
 from ailedger.federated.encoding import parameters_hash, to_record
-from ailedger.federated.model import Arrays, LogisticModel
+from ailedger.federated.model import MODELS, Arrays, Model, make_model
 from ailedger.federated.participation import Accepted, Rejected, RoundContext, screen
 from ailedger.federated.rewards import RewardPool, RewardTree, allocate, deploy_reward_pool
 from ailedger.federated.scores import fedavg_steps, gtg_shapley
@@ -86,6 +86,7 @@ class JobSettings:
 
     clients: tuple[ClientSpec, ...]
     task: str = "breast-cancer"
+    model: str = "logistic-regression"
     strategy: str = "fedavg"
     rounds: int = 3
     budget: int = 300 * ALT
@@ -93,6 +94,10 @@ class JobSettings:
     expected_malicious: int = 1  # what Krum and MultiKrum are told to withstand
 
     def __post_init__(self) -> None:
+        if self.model not in MODELS:
+            raise InvalidInputError(
+                f"model: expected one of {list(MODELS)}, got {self.model!r}", field="model"
+            )
         if self.strategy not in STRATEGIES:
             raise InvalidInputError(
                 f"strategy: expected one of {list(STRATEGIES)}, got {self.strategy!r}",
@@ -168,7 +173,7 @@ class RoundLedger:
         model_id: bytes,
         domain: Domain,
         registered: dict[str, str],
-        model: LogisticModel,
+        model: Model,
         data: FederatedData,
         settings: JobSettings,
         log: TransparencyLog,
@@ -313,11 +318,11 @@ class JobSummary:
         return totals
 
 
-def model_id_for(task: str, model: LogisticModel, pool: str, job_id: int) -> bytes:
+def model_id_for(task: str, model: Model, pool: str, job_id: int) -> bytes:
     """The job's model id: a hash of what the model is and which job trains it."""
     description = {
         "task": task,
-        "model": "logistic-regression",
+        "model": model.name,
         "classes": [int(c) for c in model.classes],
         "features": model.n_features,
         "pool": pool,
@@ -331,7 +336,7 @@ def train(
     hospitals: Sequence[Hospital],
     settings: JobSettings,
     *,
-    clients: Callable[[list[Hospital], LogisticModel], list[Any]] | None = None,
+    clients: Callable[[list[Hospital], Model], list[Any]] | None = None,
     grid: Grid | None = None,
 ) -> None:
     """Run the job's rounds on Flower, ``ledger`` accounting for each.
@@ -357,7 +362,7 @@ def run_job(
     settings: JobSettings,
     *,
     progress: Callable[[str], None] = lambda _message: None,
-    clients: Callable[[list[Hospital], LogisticModel], list[Any]] | None = None,
+    clients: Callable[[list[Hospital], Model], list[Any]] | None = None,
     claim: bool = True,
     grid: Grid | None = None,
 ) -> JobSummary:
@@ -372,7 +377,7 @@ def run_job(
     data = split_hospitals(
         settings.task, [c.label_noise for c in settings.clients], seed=settings.seed
     )
-    model = LogisticModel(data.n_features, data.classes)
+    model = make_model(settings.model, data.n_features, data.classes)
     progress("opening hospital keys")
     accounts = {
         c.name: platform.account(c.name, create=True, fund_wei=HOSPITAL_FUNDING_WEI)
