@@ -6,8 +6,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from ailedger.api import create_app
-from ailedger.federated import Behaviour, ClientSpec, JobSettings, run_job
-from ailedger.platform import Platform
+from ailedger.federated import Behaviour, ClientSpec, JobSettings
+from tests.federated.conftest import run_small_job
 
 JOB = JobSettings(
     (ClientSpec("h-a"), ClientSpec("h-b", label_noise=0.1), ClientSpec("h-c", Behaviour.POISONER)),
@@ -18,14 +18,7 @@ JOB = JobSettings(
 
 @pytest.fixture(scope="module")
 def ran(tmp_path_factory):
-    from ailedger.config import Settings
-
-    settings = Settings(
-        home=tmp_path_factory.mktemp("fl-api") / "home", keystore_scrypt_n=2**4, password="pw"
-    )
-    with Platform.open(settings) as platform:
-        summary = run_job(platform, JOB)
-    return settings, summary
+    return run_small_job(tmp_path_factory.mktemp("fl-api") / "home", JOB)
 
 
 @pytest.fixture

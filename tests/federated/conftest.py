@@ -83,3 +83,15 @@ def train_message(model):
 
 def node_context(node_id: int) -> Context:
     return Context(1, node_id, {}, RecordDict(), {})
+
+
+def run_small_job(home, job):
+    """Run ``job`` on a fresh embedded chain in ``home`` (cheap keystore); return both."""
+    from ailedger.config import Settings
+    from ailedger.federated import run_job
+    from ailedger.platform import Platform
+
+    settings = Settings(home=home, keystore_scrypt_n=2**4, password="pw")
+    with Platform.open(settings) as platform:
+        summary = run_job(platform, job)
+    return settings, summary
