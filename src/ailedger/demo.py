@@ -149,12 +149,20 @@ def iot_step(platform: Platform, console: Console) -> None:
     run_iot_scenario(platform, console)
 
 
+def federated_step(platform: Platform, console: Console) -> None:
+    """Hospitals train together on Flower; each is scored and paid in ALT for its contribution."""
+    from ailedger.federated.demo import run_federated_scenario
+
+    run_federated_scenario(platform, console)
+
+
 STEPS: tuple[tuple[str, Step], ...] = (
     ("Foundation: chain, keys, ALT token", foundation_step),
     ("Auditable AI: credit decisions on a verifiable log", audit_step),
     ("Data marketplace: patients paid for every use of their data", market_step),
     ("Tokenized AI services: paid calls through payment channels", services_step),
     ("Secure IoT: signed device readings, edge AI, replay-proof ingestion", iot_step),
+    ("Federated learning: hospitals scored and paid for what they contributed", federated_step),
 )
 
 

@@ -15,6 +15,7 @@ from fastapi import Depends, FastAPI
 
 from ailedger import __version__
 from ailedger.api import audit as audit_api
+from ailedger.api import fl as fl_api
 from ailedger.api import iot as iot_api
 from ailedger.api import market as market_api
 from ailedger.api import services as services_api
@@ -65,8 +66,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(services_api.router)
     app.include_router(market_api.router)
     app.include_router(iot_api.router)
+    app.include_router(fl_api.router)
 
     from ailedger.web import audit as web_audit
+    from ailedger.web import fl as web_fl
     from ailedger.web import iot as web_iot
     from ailedger.web import market as web_market
     from ailedger.web import routes as web_routes
@@ -77,5 +80,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(web_services.router)
     app.include_router(web_market.router)
     app.include_router(web_iot.router)
+    app.include_router(web_fl.router)
     web_routes.mount_static(app)
     return app

@@ -35,7 +35,7 @@ err_console = make_console(stderr=True)
 
 
 def _register_subcommands() -> None:
-    from ailedger.cli import audit, iot, keys, log, market, platform, services, trust
+    from ailedger.cli import audit, fl, iot, keys, log, market, platform, services, trust
 
     app.add_typer(keys.app, name="keys")
     app.add_typer(log.app, name="log")
@@ -44,6 +44,7 @@ def _register_subcommands() -> None:
     app.add_typer(market.app, name="market")
     app.add_typer(trust.app, name="trust")
     app.add_typer(iot.app, name="iot")
+    app.add_typer(fl.app, name="fl")
     app.add_typer(platform.chain_app, name="chain")
     app.command()(platform.demo)
     app.command()(platform.serve)
