@@ -348,6 +348,7 @@ def test_a_deeply_nested_batch_line_does_not_end_the_host(port, server):
             content=body,
             headers={"content-type": "application/x-ndjson"},
         )
-        assert response.status_code == 422
+        # 400 from the body guard (the whole body), or 422 from the line parser.
+        assert response.status_code in (400, 422)
         assert "nested deeper than" in response.json()["message"]
     assert httpx.get(f"http://127.0.0.1:{port}/health").json()["status"] == "ok"

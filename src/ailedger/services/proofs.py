@@ -85,6 +85,8 @@ def verify_call_proof(
         raise InvalidInputError("proof: expected an object", field="proof")
     try:
         record_text = proof["record"]
+        if not isinstance(record_text, str):
+            raise TypeError(f"record: expected a string, got {type(record_text).__name__}")
         if json_depth(record_text.encode()) > MAX_RECORD_DEPTH:
             raise ValueError(f"record nested deeper than {MAX_RECORD_DEPTH} levels")
         record = json.loads(record_text)
