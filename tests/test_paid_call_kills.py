@@ -52,17 +52,7 @@ def _logged_nonces(platform: Platform, channel_id: int) -> list[int]:
     return [int(r["nonce"]) for r in receipts if int(r["channel_id"]) == channel_id]
 
 
-UNLOGGED_VOUCHER = pytest.mark.xfail(
-    strict=True,
-    reason="known defect (services host, not fixed here): killed between accepting a voucher "
-    "and logging its call, the host keeps the voucher and would claim an unrecorded call; "
-    "its recovery must drop store vouchers newer than the log",
-)
-
-
-@pytest.mark.parametrize(
-    "step", ["receipt", pytest.param("voucher", marks=UNLOGGED_VOUCHER), "record"]
-)
+@pytest.mark.parametrize("step", ["receipt", "record", "voucher"])
 def test_host_killed_after_each_step_of_a_paid_call_loses_and_overcharges_nothing(
     env,  # noqa: F811
     port,  # noqa: F811

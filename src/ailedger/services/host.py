@@ -26,6 +26,7 @@ shutdown) turn stored vouchers into ALT on chain.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import threading
@@ -255,8 +256,10 @@ class ServiceHost:
                     service=self.account.address,
                 ),
             )
-            self.store.accept(voucher, price=price)
+            # The record first, then the voucher it carries: a voucher in the store is one
+            # the host may claim, so it must never be there without its logged call.
             leaf = self.log.append(call_record(receipt, voucher))  # durable before we answer
+            self.store.accept(voucher, price=price)
         return PaidResponse(output, receipt, leaf.index, leaf.leaf_hash)
 
     def handle_batch(self, request: Mapping[str, Any]) -> dict[str, Any]:
@@ -333,8 +336,8 @@ class ServiceHost:
                 ),
             )
             records = batch_records(receipt, voucher, items)
-            self.store.accept(voucher, price=count * price, calls=count)
             refs = self.log.append_many(records)  # one transaction, durable before we answer
+            self.store.accept(voucher, price=count * price, calls=count)  # after: see call()
         return PaidBatchResponse(outputs, receipt, refs[0].index, [ref.leaf_hash for ref in refs])
 
     def _check_listed(self) -> None:
@@ -545,9 +548,16 @@ class ServiceHost:
         return restored
 
     def checkpoint(self) -> int:
-        """Mark every record in the log as reflected in the store (bounds :meth:`recover`)."""
-        size = self.log.size
-        self.store.set_checkpoint(size)
+        """Mark every record in the log as reflected in the store (bounds :meth:`recover`).
+
+        Holds every channel lock: a call between logging its record and storing its
+        voucher must not fall below the checkpoint before its voucher is stored.
+        """
+        with contextlib.ExitStack() as held:
+            for lock in self._channel_locks:
+                held.enter_context(lock)
+            size = self.log.size
+            self.store.set_checkpoint(size)
         return size
 
     def _logged_vouchers(self, start: int, end: int, chunk: int = 1000) -> Iterator[Voucher]:

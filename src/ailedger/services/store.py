@@ -5,9 +5,11 @@ transaction: a voucher is stored only if its nonce is above, and its amount at
 least the call's price above, the stored one, so two requests (or two processes)
 racing on one channel cannot both be accepted for the same payment.
 
-Durability. A host stores a voucher, then appends the call record (which carries
-the voucher: channel, nonce, amount and signature) to its transparency log, then
-answers. The log commits with ``fsync``, so the record is the durable copy; the
+Durability. A host checks a voucher against the stored one, appends the call record
+(which carries the voucher: channel, nonce, amount and signature) to its
+transparency log, then stores the voucher, then answers: a voucher is never here
+without its logged call, so the host never claims a call it did not record. The
+log commits with ``fsync``, so the record is the durable copy; the
 store may run with ``synchronous=NORMAL`` (its commit then survives a killed
 process but not a power loss) and :meth:`recover` replays the log records past
 its :meth:`checkpoint` when a host opens it. One fsync per call instead of two.
@@ -137,9 +139,9 @@ class VoucherStore:
     def set_checkpoint(self, log_size: int) -> None:
         """Record that every log record below ``log_size`` is reflected here.
 
-        Only call it with a size read *after* those records were appended: each record
-        is appended after its voucher was accepted, and SQLite keeps commits in order,
-        so a checkpoint that survives a crash implies the vouchers before it survived.
+        Only call it when the voucher of every record below ``log_size`` is accepted
+        here (the host holds all its channel locks): SQLite keeps commits in order, so a
+        checkpoint that survives a crash implies the vouchers before it survived.
         """
         with self._lock:
             self._db.execute(
