@@ -9,7 +9,8 @@ killed between payment and record is the market's reconciliation, not the log's.
 
 Afterwards every acknowledged write (a 201 response, an ``ack`` line) is in the log
 exactly once at the index it was acknowledged with and provable against the final
-anchored root, and ``ailedger log verify`` passes on every log. Runs on SQLite and on
+anchored root, ``ailedger log verify`` passes on every log, and every payment the
+DataMarket made on chain has exactly one record on the market log. Runs on SQLite and on
 PostgreSQL (``AILEDGER_DATABASE_URL``, a fresh database). Prints the counts.
 """
 
@@ -308,6 +309,7 @@ def test_many_processes_with_sigkills_lose_and_duplicate_nothing_acknowledged(to
     assert tally.page_errors == []
     assert tally.api and tally.writers and tally.kills["server"] + tally.kills["writer"] >= 5
     _every_log_verifies(env)
+    _every_payment_has_its_record(env)
 
 
 def _check_every_acknowledged_write(env: dict[str, str], tally: Tally) -> tuple[int, int, int]:
@@ -339,6 +341,24 @@ def _key_of(entry: bytes) -> str:
     if entry.startswith(b"torture-"):
         return entry.decode()
     return json.loads(entry)["decision_id"]
+
+
+def _every_payment_has_its_record(env: dict[str, str]) -> None:
+    """Every payment the DataMarket made (``Settled``/``Refunded``) is on the market log once,
+    as the log holds it now: nothing here repairs it."""
+    from ailedger.market.contract import open_market
+
+    with Platform.open(_settings(env)) as platform:
+        market = open_market(platform)
+        paid = {event.args["purchase_id"] for event in market.payment_events()}
+        log = platform.open_log("market")
+        try:
+            entries = log.store.entries(0, log.store.size())
+            recorded = Counter(json.loads(entry).get("purchase_id") for entry in entries)
+        finally:
+            log.close()
+    assert paid, "the demo made no market payment"
+    assert {purchase: recorded[purchase] for purchase in paid} == dict.fromkeys(paid, 1)
 
 
 def _every_log_verifies(env: dict[str, str]) -> None:
