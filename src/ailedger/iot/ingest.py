@@ -238,9 +238,11 @@ def fleet_stats(store: MessageStore) -> dict[str, Any]:
 class LogWriter:
     """Appends stored messages to the ``iot`` transparency log, in store order, once each.
 
-    Only one process may write a log. After a crash between the log append and
-    the store's update, :meth:`recover` matches the log's extra records to their
-    messages by (device, seq), so nothing is appended twice.
+    Several writers may share one store and log (the API and ``iot ingest`` on one
+    data dir): each drain holds the log's write lock while it first marks what the
+    others appended (:meth:`recover`) and then appends what is still pending, so no
+    message is appended twice. The same :meth:`recover` repairs a crash between
+    the log append and the store's update.
     """
 
     def __init__(self, store: MessageStore, log: TransparencyLog) -> None:
@@ -265,10 +267,14 @@ class LogWriter:
         """Append every pending message; returns how many were appended."""
         total = 0
         while True:
-            pending = self.store.pending(batch)
-            if not pending:
-                return total
-            refs = self.log.append_many(message.record for message in pending)
+            # The lock spans the pending read and the append; the store's update
+            # follows the log's commit, and the next writer's recover() covers the gap.
+            with self.log.store.writing():
+                self.recover()
+                pending = self.store.pending(batch)
+                if not pending:
+                    return total
+                refs = self.log.append_many(message.record for message in pending)
             self.store.mark_logged(
                 [(message.id, ref.index) for message, ref in zip(pending, refs, strict=True)]
             )
