@@ -19,6 +19,8 @@ verification costing at most 2x. Three runs of each arm, interleaved.
 
 from __future__ import annotations
 
+import os
+import signal
 import statistics
 import subprocess
 import sys
@@ -34,8 +36,9 @@ GOAL_PER_SECOND = 5_000
 GOAL_RATIO = 2.0
 
 
-def _publisher(chain_id: int, registry: str, seed: int, group_hint: str) -> None:
-    """The publisher process: sign READINGS readings, say ready, publish on "go"."""
+def _publisher(chain_id: int, registry: str, seed: int, readings: int, replay_every: int) -> None:
+    """The publisher process: sign ``readings`` readings, say ready, publish on "go";
+    with ``replay_every`` n > 0, every n-th reading is published twice (a replay)."""
     from ailedger.contracts.typed_data import device_registry_domain
     from ailedger.iot import Measurement, MessageCodec, Reading, device_topic
     from ailedger.iot.simulator import simulated_devices
@@ -45,12 +48,14 @@ def _publisher(chain_id: int, registry: str, seed: int, group_hint: str) -> None
     devices = simulated_devices(DEVICES, seed)
     now = int(time.time() * 1000)
     messages = []
-    for index in range(READINGS):
+    for index in range(readings):
         device = devices[index % DEVICES]
         seq = index // DEVICES + 1
         values = (Measurement("temperature", 3000 + index % 500, "Cel"),)
         signed = codec.sign(device.account, Reading(device.address, seq, now, values))
         messages.append((device_topic(device.address), signed.to_bytes()))
+        if replay_every and index % replay_every == 0:
+            messages.append(messages[-1])
     publisher = MqttTransport(MQTT_URL).publisher()
     print("ready", flush=True)
     sys.stdin.readline()
@@ -82,19 +87,9 @@ def _one_run(verify: bool, seed: int) -> dict[str, float]:
             writer = node.log_writer()
             group = f"bench-{seed}-{int(verify)}-{time.time_ns()}"
             subscriber = MqttTransport(MQTT_URL).subscriber(group)
-            publisher = subprocess.Popen(
-                [sys.executable, "-m", "benchmarks.iot_ingest", "publish",
-                 str(platform.chain.chain_id), node.registry.address, str(seed), group],
-                stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
-            )  # fmt: skip
-            assert publisher.stdin and publisher.stdout
-            if publisher.stdout.readline().strip() != "ready":
-                raise RuntimeError("the publisher process did not start")
+            publisher = _start_publisher(platform.chain.chain_id, node.registry.address, seed)
             go = time.perf_counter()
-            publisher.stdin.write("go\n")
-            publisher.stdin.flush()
-            publish_line = publisher.stdout.readline().split()
-            publisher.wait(timeout=60)
+            publish_seconds = _publish(publisher)
             # The broker has every reading (each PUBACKed) and, within the subscriber's
             # Receive Maximum, has sent them on; from here the ingester alone is timed.
             started = time.perf_counter()
@@ -114,9 +109,195 @@ def _one_run(verify: bool, seed: int) -> dict[str, float]:
     return {
         "ingest_seconds": round(seconds, 3),
         "per_second": round(READINGS / seconds, 1),
-        "publish_seconds": float(publish_line[1]),
+        "publish_seconds": publish_seconds,
         "end_to_end_seconds": round(done - go, 3),
         "end_to_end_per_second": round(READINGS / (done - go), 1),
+    }
+
+
+def _start_publisher(
+    chain_id: int, registry: str, seed: int, readings: int = READINGS, replay_every: int = 0
+) -> subprocess.Popen:
+    """A publisher process that has signed its readings and waits for :func:`_publish`."""
+    publisher = subprocess.Popen(
+        [sys.executable, "-m", "benchmarks.iot_ingest", "publish", str(chain_id), registry,
+         str(seed), str(readings), str(replay_every)],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    assert publisher.stdin and publisher.stdout
+    if publisher.stdout.readline().strip() != "ready":
+        raise RuntimeError("the publisher process did not start")
+    return publisher
+
+
+def _publish(publisher: subprocess.Popen) -> float:
+    """Tell the publisher to go; the seconds it took until the broker acknowledged all."""
+    assert publisher.stdin and publisher.stdout
+    publisher.stdin.write("go\n")
+    publisher.stdin.flush()
+    line = publisher.stdout.readline().split()
+    publisher.wait(timeout=120)
+    return float(line[1])
+
+
+# -- shared subscription and SIGKILL arms: `ailedger iot ingest` processes ----------------
+
+SCALE_READINGS = 6_000
+REPLAY_EVERY = 20  # every 20th reading published twice: the replays must be refused once each
+REORDER_WINDOW = 1_000  # two ingesters store one device's readings slightly out of order
+
+
+def _fleet_home(home: Path, seed: int) -> tuple[int, str]:
+    """A data dir with the fleet registered; returns (chain id, DeviceRegistry address)."""
+    from ailedger.config import Settings
+    from ailedger.iot.node import open_iot
+    from ailedger.iot.scenario import register_fleet
+    from ailedger.iot.simulator import simulated_devices
+    from ailedger.platform import Platform
+
+    settings = Settings(home=home, password="bench", keystore_scrypt_n=16)
+    with Platform.open(settings) as platform:
+        node = open_iot(platform)
+        owner = platform.account("fleet-owner", create=True, fund_wei=10**18)
+        register_fleet(node, owner, simulated_devices(DEVICES, seed))
+        node.platform.open_log("iot").close()  # registered once, before the writers race
+        chain_id, registry = platform.chain.chain_id, node.registry.address
+        node.close()
+    return chain_id, registry
+
+
+def _ingest_process(home: Path, group: str, client_id: str) -> subprocess.Popen:
+    """`ailedger iot ingest` in its own process, subscribed when this returns."""
+    env = dict(
+        os.environ,
+        AILEDGER_HOME=str(home),
+        AILEDGER_PASSWORD="bench",
+        AILEDGER_KEYSTORE_SCRYPT_N="16",
+        AILEDGER_MQTT_URL=MQTT_URL,
+    )
+    code = "import sys; from ailedger.cli.main import main; sys.argv[0] = 'ailedger'; main()"
+    args = ["iot", "ingest", "--group", group, "--client-id", client_id,
+            "--reorder-window", str(REORDER_WINDOW), "--idle-seconds", "4"]  # fmt: skip
+    process = subprocess.Popen(
+        [sys.executable, "-c", code, *args], env=env, stdout=subprocess.PIPE, text=True
+    )
+    assert process.stdout is not None
+    if "ingesting from" not in process.stdout.readline():
+        raise RuntimeError("the ingester process did not subscribe")
+    return process
+
+
+def _accounted(home: Path) -> int:
+    """Messages the ingesters have decided on so far: stored plus counted rejections."""
+    from ailedger.config import Settings
+    from ailedger.iot import open_message_store
+
+    store = open_message_store(Settings(home=home))
+    try:
+        return store.message_count() + sum(store.rejection_counts().values())
+    finally:
+        store.close()
+
+
+def _wait_accounted(home: Path, expected: int, processes: list[subprocess.Popen]) -> float:
+    """Poll until ``expected`` messages are decided on; returns perf_counter then."""
+    while _accounted(home) < expected:
+        if all(process.poll() is not None for process in processes):
+            raise RuntimeError("every ingester exited before all messages were decided on")
+        time.sleep(0.02)
+    return time.perf_counter()
+
+
+def _exactly_once(home: Path, published: int) -> dict[str, object]:
+    """Every published reading accepted once or refused with its reason; the log's
+    records are the stored messages, each once."""
+    from ailedger.config import Settings
+    from ailedger.core.log import TransparencyLog, open_store
+    from ailedger.iot import open_message_store
+
+    settings = Settings(home=home)
+    store = open_message_store(settings)
+    log = TransparencyLog(open_store(settings, name="iot", read_only=True))
+    try:
+        unique = SCALE_READINGS
+        records = [log.record(index) for index in range(log.size)]
+        rejected = store.rejection_counts()
+        accounting = {
+            "published": published,
+            "unique_readings": unique,
+            "accepted": store.message_count(),
+            "rejected": {reason: n for (_, reason), n in rejected.items()},
+            "logged": len(records),
+            "logged_distinct": len(set(records)),
+        }
+    finally:
+        log.close()
+        store.close()
+    accounting["exactly_once"] = (
+        accounting["accepted"] == unique
+        and accounting["logged"] == accounting["logged_distinct"] == unique
+        and set(accounting["rejected"]) <= {"replayed"}
+        and sum(accounting["rejected"].values()) == published - unique
+    )
+    return accounting
+
+
+def _scale_run(ingesters: int, seed: int) -> dict[str, object]:
+    with tempfile.TemporaryDirectory() as directory:
+        home = Path(directory)
+        chain_id, registry = _fleet_home(home, seed)
+        group = f"scale-{seed}-{ingesters}-{time.time_ns()}"
+        processes = [_ingest_process(home, group, f"{group}-{index}") for index in range(ingesters)]
+        publisher = _start_publisher(chain_id, registry, seed, SCALE_READINGS, REPLAY_EVERY)
+        published = SCALE_READINGS + len(range(0, SCALE_READINGS, REPLAY_EVERY))
+        go = time.perf_counter()
+        _publish(publisher)
+        done = _wait_accounted(home, published, processes)
+        for process in processes:
+            if process.wait(timeout=120) != 0:
+                raise RuntimeError(f"an ingester exited with {process.returncode}")
+        accounting = _exactly_once(home, published)
+    return {
+        "ingesters": ingesters,
+        "seconds": round(done - go, 3),
+        "per_second": round(published / (done - go), 1),
+        **accounting,
+    }
+
+
+def _kill_run(seed: int) -> dict[str, object]:
+    """SIGKILL the only ingester after its first stored batch; a restart with the same
+    session must end with every reading stored once, nothing acknowledged lost."""
+    with tempfile.TemporaryDirectory() as directory:
+        home = Path(directory)
+        chain_id, registry = _fleet_home(home, seed)
+        group, client_id = f"kill-{seed}-{time.time_ns()}", f"kill-{seed}-{time.time_ns()}"
+        first = _ingest_process(home, group, client_id)
+        publisher = _start_publisher(chain_id, registry, seed, SCALE_READINGS, REPLAY_EVERY)
+        published = SCALE_READINGS + len(range(0, SCALE_READINGS, REPLAY_EVERY))
+        _publish(publisher)
+        while _accounted(home) == 0:
+            time.sleep(0.01)
+        first.send_signal(signal.SIGKILL)
+        first.wait()
+        decided_before_kill = _accounted(home)
+        second = _ingest_process(home, group, client_id)
+        if second.wait(timeout=180) != 0:
+            raise RuntimeError(f"the restarted ingester exited with {second.returncode}")
+        accounting = _exactly_once(home, published)
+    # Redelivered copies of readings stored before the kill are refused as replays on
+    # top of the published replays, so "exactly_once" is judged on the stored side.
+    redelivered = sum(accounting["rejected"].values()) - (published - SCALE_READINGS)
+    accounting["exactly_once"] = (
+        accounting["accepted"] == SCALE_READINGS
+        and accounting["logged"] == accounting["logged_distinct"] == SCALE_READINGS
+        and set(accounting["rejected"]) <= {"replayed"}
+    )
+    return {
+        "decided_before_kill": decided_before_kill,
+        "redelivered_after_restart": redelivered,
+        "lost": SCALE_READINGS - accounting["accepted"],
+        **accounting,
     }
 
 
@@ -143,8 +324,38 @@ def run() -> dict[str, object]:
         "goal_ratio": GOAL_RATIO,
         "meets_throughput_goal": best_verified >= GOAL_PER_SECOND,
         "meets_ratio_goal": ratio <= GOAL_RATIO,
+        "verification_cost_ratio_runs": [
+            round(u["per_second"] / v["per_second"], 3)
+            for v, u in zip(verified, unverified, strict=True)
+        ],
+        **_shared_subscription_arm(),
+        "sigkill": _kill_run(seed=300),
+    }
+
+
+def _shared_subscription_arm() -> dict[str, object]:
+    """Two `iot ingest` processes in one shared subscription against one, interleaved."""
+    one, two = [], []
+    for attempt in range(RUNS):
+        one.append(_scale_run(1, seed=200 + attempt))
+        two.append(_scale_run(2, seed=200 + attempt))
+    one_median = statistics.median(r["per_second"] for r in one)
+    two_median = statistics.median(r["per_second"] for r in two)
+    return {
+        "shared_subscription": {
+            "readings_per_run": SCALE_READINGS,
+            "replay_every": REPLAY_EVERY,
+            "note": "timed from the publisher's go to the last message decided on; the "
+            "publisher, both ingesters and Mosquitto share this machine's 2 cores",
+            "one_ingester_runs": one,
+            "two_ingester_runs": two,
+            "one_per_second_median": one_median,
+            "two_per_second_median": two_median,
+            "two_vs_one_ratio": round(two_median / one_median, 3),
+            "exactly_once_every_run": all(r["exactly_once"] for r in one + two),
+        }
     }
 
 
 if __name__ == "__main__" and len(sys.argv) >= 2 and sys.argv[1] == "publish":
-    _publisher(int(sys.argv[2]), sys.argv[3], int(sys.argv[4]), sys.argv[5])
+    _publisher(int(sys.argv[2]), sys.argv[3], *map(int, sys.argv[4:7]))
