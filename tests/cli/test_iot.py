@@ -151,3 +151,11 @@ def test_proof_of_an_unknown_reading_is_one_line_and_exit_1(home, runner, monkey
     code, err = _main(monkeypatch, capsys, "proof", DEVICE.address, "9")
     assert code == 1 and err.count("\n") == 1
     assert f"no accepted message {DEVICE.address} seq 9" in err
+
+
+@pytest.mark.parametrize("command", ["ingest", "simulate"])
+def test_a_broker_that_does_not_answer_is_one_line_and_exit_1(home, monkeypatch, capsys, command):
+    monkeypatch.setenv("AILEDGER_MQTT_URL", "mqtt://127.0.0.1:9")  # discard port: nobody there
+    code, err = _main(monkeypatch, capsys, command)
+    assert code == 1 and err.count("\n") == 1
+    assert "no MQTT broker answers at mqtt://127.0.0.1:9" in err
