@@ -277,7 +277,8 @@ def verify(
 ) -> None:
     """Check a device message's proof bundle against the chain only; exit 1 if it fails.
 
-    Pin whom you trust with --trust or --operator/--registry/--log-id, as for `audit verify`.
+    Besides the log's checks, the signer must have been the device's key at the
+    anchor block. The pins name the log's operator, registry and log id.
     """
     from ailedger.cli.log import report_verdict, verify_bundle_file
     from ailedger.core.trust import load_pins
