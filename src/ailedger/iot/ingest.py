@@ -12,7 +12,7 @@ nothing raised by a payload escapes :meth:`Ingester.ingest_many`.
 Accepted messages become log records (canonical JSON: the signed message as
 published, the registry and chain it is verified against, and when it was
 received), stored with the message, then appended to the ``iot`` transparency
-log by :class:`LogWriter`, the one writer a log may have.
+log by :class:`LogWriter` (several may share one store and log).
 """
 
 from __future__ import annotations
