@@ -203,7 +203,7 @@ def ingest(
     reorder_window: int = typer.Option(
         0, min=0, help="Accept a seq this far below the device's last (several ingesters)."
     ),
-    log: bool = typer.Option(True, help="Append to the iot log (with the API and other ingesters)."),
+    log: bool = typer.Option(True, help="Append to the iot log (shared with API, ingesters)."),
     client_id: str | None = typer.Option(None, help="Fixed MQTT client id: resume its session."),
     mqtt_url: str | None = typer.Option(None, help="Broker (default: AILEDGER_MQTT_URL)."),
 ) -> None:
