@@ -247,8 +247,9 @@ def _scale_run(ingesters: int, seed: int) -> dict[str, object]:
         home = Path(directory)
         chain_id, registry = _fleet_home(home, seed)
         group = f"scale-{seed}-{ingesters}-{time.time_ns()}"
-        processes = [_ingest_process(home, group, f"{group}-{index}") for index in range(ingesters)]
+        # Signed first: an ingester stops after 4 idle seconds.
         publisher = _start_publisher(chain_id, registry, seed, SCALE_READINGS, REPLAY_EVERY)
+        processes = [_ingest_process(home, group, f"{group}-{index}") for index in range(ingesters)]
         published = SCALE_READINGS + len(range(0, SCALE_READINGS, REPLAY_EVERY))
         go = time.perf_counter()
         _publish(publisher)
@@ -272,8 +273,8 @@ def _kill_run(seed: int) -> dict[str, object]:
         home = Path(directory)
         chain_id, registry = _fleet_home(home, seed)
         group, client_id = f"kill-{seed}-{time.time_ns()}", f"kill-{seed}-{time.time_ns()}"
-        first = _ingest_process(home, group, client_id)
         publisher = _start_publisher(chain_id, registry, seed, SCALE_READINGS, REPLAY_EVERY)
+        first = _ingest_process(home, group, client_id)
         published = SCALE_READINGS + len(range(0, SCALE_READINGS, REPLAY_EVERY))
         _publish(publisher)
         while _accounted(home) == 0:
@@ -295,6 +296,7 @@ def _kill_run(seed: int) -> dict[str, object]:
     )
     return {
         "decided_before_kill": decided_before_kill,
+        "killed_mid_stream": decided_before_kill < published,
         "redelivered_after_restart": redelivered,
         "lost": SCALE_READINGS - accounting["accepted"],
         **accounting,
