@@ -132,9 +132,19 @@ def _start_publisher(
 
 def _publish(publisher: subprocess.Popen) -> float:
     """Tell the publisher to go; the seconds it took until the broker acknowledged all."""
-    assert publisher.stdin and publisher.stdout
+    _go(publisher)
+    return _published(publisher)
+
+
+def _go(publisher: subprocess.Popen) -> None:
+    assert publisher.stdin
     publisher.stdin.write("go\n")
     publisher.stdin.flush()
+
+
+def _published(publisher: subprocess.Popen) -> float:
+    """Wait for the publisher to finish; the seconds it took to publish."""
+    assert publisher.stdout
     line = publisher.stdout.readline().split()
     publisher.wait(timeout=120)
     return float(line[1])
@@ -276,11 +286,12 @@ def _kill_run(seed: int) -> dict[str, object]:
         publisher = _start_publisher(chain_id, registry, seed, SCALE_READINGS, REPLAY_EVERY)
         first = _ingest_process(home, group, client_id)
         published = SCALE_READINGS + len(range(0, SCALE_READINGS, REPLAY_EVERY))
-        _publish(publisher)
-        while _accounted(home) == 0:
+        _go(publisher)
+        while _accounted(home) == 0:  # killed after its first stored batch, mid-stream
             time.sleep(0.01)
         first.send_signal(signal.SIGKILL)
         first.wait()
+        _published(publisher)
         decided_before_kill = _accounted(home)
         second = _ingest_process(home, group, client_id)
         if second.wait(timeout=180) != 0:
