@@ -19,24 +19,32 @@ verification costing at most 2x. Three runs of each arm, interleaved.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import shutil
 import signal
+import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 
 RUNS = 3
 DEVICES = 20
 READINGS = 10_000
 MQTT_URL = "mqtt://127.0.0.1:1883"
+MOSQUITTO = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
 GOAL_PER_SECOND = 5_000
 GOAL_RATIO = 2.0
 
 
-def _publisher(chain_id: int, registry: str, seed: int, readings: int, replay_every: int) -> None:
+def _publisher(
+    mqtt_url: str, chain_id: int, registry: str, seed: int, readings: int, replay_every: int
+) -> None:
     """The publisher process: sign ``readings`` readings, say ready, publish on "go";
     with ``replay_every`` n > 0, every n-th reading is published twice (a replay)."""
     from ailedger.contracts.typed_data import device_registry_domain
@@ -56,7 +64,7 @@ def _publisher(chain_id: int, registry: str, seed: int, readings: int, replay_ev
         messages.append((device_topic(device.address), signed.to_bytes()))
         if replay_every and index % replay_every == 0:
             messages.append(messages[-1])
-    publisher = MqttTransport(MQTT_URL).publisher()
+    publisher = MqttTransport(mqtt_url).publisher()
     print("ready", flush=True)
     sys.stdin.readline()
     started = time.perf_counter()
@@ -116,12 +124,17 @@ def _one_run(verify: bool, seed: int) -> dict[str, float]:
 
 
 def _start_publisher(
-    chain_id: int, registry: str, seed: int, readings: int = READINGS, replay_every: int = 0
+    chain_id: int,
+    registry: str,
+    seed: int,
+    readings: int = READINGS,
+    replay_every: int = 0,
+    mqtt_url: str = MQTT_URL,
 ) -> subprocess.Popen:
     """A publisher process that has signed its readings and waits for :func:`_publish`."""
     publisher = subprocess.Popen(
-        [sys.executable, "-m", "benchmarks.iot_ingest", "publish", str(chain_id), registry,
-         str(seed), str(readings), str(replay_every)],
+        [sys.executable, "-m", "benchmarks.iot_ingest", "publish", mqtt_url, str(chain_id),
+         registry, str(seed), str(readings), str(replay_every)],
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
     )  # fmt: skip
     assert publisher.stdin and publisher.stdout
@@ -176,14 +189,16 @@ def _fleet_home(home: Path, seed: int) -> tuple[int, str]:
     return chain_id, registry
 
 
-def _ingest_process(home: Path, group: str, client_id: str) -> subprocess.Popen:
+def _ingest_process(
+    home: Path, group: str, client_id: str, mqtt_url: str = MQTT_URL
+) -> subprocess.Popen:
     """`ailedger iot ingest` in its own process, subscribed when this returns."""
     env = dict(
         os.environ,
         AILEDGER_HOME=str(home),
         AILEDGER_PASSWORD="bench",
         AILEDGER_KEYSTORE_SCRYPT_N="16",
-        AILEDGER_MQTT_URL=MQTT_URL,
+        AILEDGER_MQTT_URL=mqtt_url,
     )
     code = "import sys; from ailedger.cli.main import main; sys.argv[0] = 'ailedger'; main()"
     args = ["iot", "ingest", "--group", group, "--client-id", client_id,
@@ -231,12 +246,14 @@ def _exactly_once(home: Path, published: int) -> dict[str, object]:
     try:
         unique = SCALE_READINGS
         records = [log.record(index) for index in range(log.size)]
-        rejected = store.rejection_counts()
+        rejected: Counter[str] = Counter()
+        for (_, reason), count in store.rejection_counts().items():  # summed over devices
+            rejected[reason] += count
         accounting = {
             "published": published,
             "unique_readings": unique,
             "accepted": store.message_count(),
-            "rejected": {reason: n for (_, reason), n in rejected.items()},
+            "rejected": dict(rejected),
             "logged": len(records),
             "logged_distinct": len(set(records)),
         }
@@ -276,24 +293,61 @@ def _scale_run(ingesters: int, seed: int) -> dict[str, object]:
     }
 
 
+@contextlib.contextmanager
+def _private_broker(directory: Path) -> Iterator[str]:
+    """A Mosquitto of our own that queues without limit for an offline session.
+
+    The shared broker keeps at most 1000 messages (``max_queued_messages``) for a
+    session whose client is down and drops the rest although it PUBACKed them to
+    the publisher: an ingester's outage must fit in that queue. This broker has no
+    limit, so the arm measures the ingester, not that setting.
+    """
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    config = directory / "mosquitto.conf"
+    config.write_text(
+        f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n"
+        "max_queued_messages 0\n"
+    )
+    broker = subprocess.Popen(
+        [MOSQUITTO, "-c", str(config)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    try:
+        for _ in range(500):
+            with socket.socket() as client:
+                if client.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            time.sleep(0.01)
+        else:
+            raise RuntimeError(f"{MOSQUITTO} did not listen on port {port}")
+        yield f"mqtt://127.0.0.1:{port}"
+    finally:
+        broker.terminate()
+        broker.wait(timeout=10)
+
+
 def _kill_run(seed: int) -> dict[str, object]:
-    """SIGKILL the only ingester after its first stored batch; a restart with the same
-    session must end with every reading stored once, nothing acknowledged lost."""
-    with tempfile.TemporaryDirectory() as directory:
-        home = Path(directory)
+    """SIGKILL the only ingester after its first stored batch, while the publisher is
+    still publishing; a restart with the same session must end with every reading
+    stored once, nothing acknowledged lost."""
+    with tempfile.TemporaryDirectory() as directory, _private_broker(Path(directory)) as url:
+        home = Path(directory) / "home"
         chain_id, registry = _fleet_home(home, seed)
         group, client_id = f"kill-{seed}-{time.time_ns()}", f"kill-{seed}-{time.time_ns()}"
-        publisher = _start_publisher(chain_id, registry, seed, SCALE_READINGS, REPLAY_EVERY)
-        first = _ingest_process(home, group, client_id)
+        publisher = _start_publisher(
+            chain_id, registry, seed, SCALE_READINGS, REPLAY_EVERY, mqtt_url=url
+        )
+        first = _ingest_process(home, group, client_id, mqtt_url=url)
         published = SCALE_READINGS + len(range(0, SCALE_READINGS, REPLAY_EVERY))
         _go(publisher)
         while _accounted(home) == 0:  # killed after its first stored batch, mid-stream
             time.sleep(0.01)
         first.send_signal(signal.SIGKILL)
         first.wait()
-        _published(publisher)
         decided_before_kill = _accounted(home)
-        second = _ingest_process(home, group, client_id)
+        _published(publisher)
+        second = _ingest_process(home, group, client_id, mqtt_url=url)
         if second.wait(timeout=180) != 0:
             raise RuntimeError(f"the restarted ingester exited with {second.returncode}")
         accounting = _exactly_once(home, published)
@@ -371,4 +425,4 @@ def _shared_subscription_arm() -> dict[str, object]:
 
 
 if __name__ == "__main__" and len(sys.argv) >= 2 and sys.argv[1] == "publish":
-    _publisher(int(sys.argv[2]), sys.argv[3], *map(int, sys.argv[4:7]))
+    _publisher(sys.argv[2], int(sys.argv[3]), sys.argv[4], *map(int, sys.argv[5:8]))
