@@ -15,6 +15,14 @@ from "go" is recorded too. The baseline is the same pipeline with
 ``verify=False`` (no registry or signature check; parsing, skew, sequence,
 store and log unchanged). Goals (issue 13): >= 5,000 verified readings/s and
 verification costing at most 2x. Three runs of each arm, interleaved.
+
+Shared subscription: one and two `ailedger iot ingest` processes (each with
+its log writer, one data dir) in one ``$share`` group, ``SCALE_READINGS``
+readings with every 20th published twice; timed from "go" to the last message
+decided on, and checked exactly once (each reading stored and logged once, each
+replay refused once as ``replayed``). SIGKILL: the only ingester is killed
+after its first stored batch while the publisher is still publishing, then
+restarted with the same session; nothing lost, nothing doubled.
 """
 
 from __future__ import annotations
