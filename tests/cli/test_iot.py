@@ -120,3 +120,45 @@ def test_ingest_resumes_its_session_and_stores_what_was_published(runner, home):
     output = _ok(runner, "ingest", *options, "--until", "4")
     assert "accepted 3" in output and "malformed" in output
     assert _devices(runner)[DEVICE.address]["accepted"] == 3
+
+
+def test_proof_of_a_simulated_reading_verifies_and_fails_when_altered(
+    runner, home, tmp_path, monkeypatch, capsys
+):
+    _ok(runner, "simulate", "--devices", "1", "--steps", "5", "--no-faults", "--json")
+    with Platform.open(Settings()) as platform:
+        node = open_iot(platform)
+        stored = node.store.messages(limit=1)[0]
+        node.close()
+    bundle_file = tmp_path / "reading.json"
+    output = _ok(runner, "proof", stored.device, str(stored.seq), "-o", str(bundle_file))
+    assert f"wrote {bundle_file}" in output
+    verified = _ok(runner, "verify", str(bundle_file))
+    assert "device_key" in verified and f"VERIFIED: reading {stored.device}" in verified
+    # The generic verifier knows the kind too: same checks, same verdict.
+    from ailedger.cli.log import app as log_app
+
+    generic = runner.invoke(log_app, ["verify-proof", str(bundle_file)])
+    assert generic.exit_code == 0 and "device_key" in generic.output, generic.output
+    bundle = json.loads(bundle_file.read_text())
+    bundle["record"]["message"]["values"][0]["value"] += 1
+    bundle_file.write_text(json.dumps(bundle))
+    failed = runner.invoke(app, ["verify", str(bundle_file)])
+    assert failed.exit_code == 1
+    assert "NOT VERIFIED: leaf_hash: the record was altered" in failed.output
+
+
+def test_proof_of_an_unknown_reading_is_one_line_and_exit_1(home, runner, monkeypatch, capsys):
+    _ok(runner, "register", DEVICE.address, "--kind", "cold-room", "--firmware", FIRMWARE)
+    _ok(runner, "simulate", "--devices", "1", "--steps", "2", "--no-faults", "--json")
+    code, err = _main(monkeypatch, capsys, "proof", DEVICE.address, "9")
+    assert code == 1 and err.count("\n") == 1
+    assert f"no accepted message {DEVICE.address} seq 9" in err
+
+
+@pytest.mark.parametrize("command", ["ingest", "simulate"])
+def test_a_broker_that_does_not_answer_is_one_line_and_exit_1(home, monkeypatch, capsys, command):
+    monkeypatch.setenv("AILEDGER_MQTT_URL", "mqtt://127.0.0.1:9")  # discard port: nobody there
+    code, err = _main(monkeypatch, capsys, command)
+    assert code == 1 and err.count("\n") == 1
+    assert "no MQTT broker answers at mqtt://127.0.0.1:9" in err

@@ -245,3 +245,33 @@ def test_any_mutated_field_is_rejected_or_is_the_original(fleet, field, value):
     outcome = fleet.ingester().ingest(json.dumps(wire).encode())
     assert not outcome.accepted
     assert _state(fleet) == before
+
+
+@settings(
+    max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(forged=st.sets(st.integers(0, 149)))
+def test_a_large_batch_checks_each_signature_against_its_own_message(fleet, forged):
+    """Signatures of a big batch are recovered on several threads: outcomes keep their order."""
+    from ailedger.iot.ingest import SIGNATURE_WORKERS
+
+    stranger = Account.from_key(b"\x77" * 32)
+    ingester = fleet.ingester()
+    base = fleet.node.store.message_count()
+    device = fleet.devices[0]
+    latest = fleet.node.store.messages(device.address, limit=1)
+    first_seq = latest[0].seq + 1 if latest else 1  # each example sends new sequence numbers
+    payloads = []
+    for offset in range(150):
+        message = fleet.reading(device, first_seq + offset)
+        signer = stranger if offset in forged else device
+        payloads.append((_payload(fleet.node.codec.sign(signer, message)), None))
+    outcomes = ingester.ingest_many(payloads)
+    assert SIGNATURE_WORKERS >= 1
+    for offset, outcome in enumerate(outcomes):
+        if offset in forged:
+            assert outcome.reason is RejectReason.BAD_SIGNATURE, offset
+            assert stranger.address in outcome.detail
+        else:
+            assert outcome.accepted, (offset, outcome.detail)
+    assert fleet.node.store.message_count() == base + 150 - len(forged)

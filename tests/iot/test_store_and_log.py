@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
+import threading
 import uuid
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ailedger.config import Settings
@@ -144,3 +145,77 @@ def test_admit_matches_the_anti_replay_rule_in_any_batching(tmp_path_factory, se
         assert store.message_count() == len(stored)
     finally:
         store.close()
+
+
+def test_a_second_writer_never_appends_what_another_appended_but_not_yet_marked(fleet):
+    """The API and `iot ingest` on one data dir each run a LogWriter on one store and log."""
+    device = fleet.devices[0]
+    ingester = fleet.ingester()
+    api_writer, ingest_writer = fleet.node.log_writer(), fleet.node.log_writer()
+    for seq in (1, 2):
+        ingester.ingest(json.dumps(fleet.signed(device, seq).to_wire()).encode())
+    # The ingest writer appended, and has not marked them yet (between its two commits).
+    ingest_writer.log.append_many(m.record for m in fleet.node.store.pending())
+    assert api_writer.drain() == 0
+    assert api_writer.log.size == 2
+    assert fleet.node.store.logged_count() == 2
+
+
+def test_writers_on_two_threads_log_every_message_once(fleet):
+    devices = fleet.devices[:2]
+    writers = [fleet.node.log_writer(), fleet.node.log_writer()]
+
+    def ingest_and_drain(device, writer):
+        ingester = fleet.ingester()
+        for seq in range(1, 41):
+            ingester.ingest(json.dumps(fleet.signed(device, seq).to_wire()).encode())
+            writer.drain()
+
+    threads = [
+        threading.Thread(target=ingest_and_drain, args=pair)
+        for pair in zip(devices, writers, strict=True)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    records = [writers[0].log.record(i) for i in range(writers[0].log.size)]
+    assert len(records) == len(set(records)) == 80
+    assert fleet.node.store.logged_count() == 80
+
+
+@settings(
+    max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    steps=st.lists(
+        st.tuples(st.sampled_from(["ingest", "drain", "append_unmarked"]), st.integers(0, 1)),
+        max_size=12,
+    )
+)
+def test_any_interleaving_of_two_writers_logs_each_message_once(fleet, steps):
+    """Two writers draining in any order, one sometimes stopping between its log append and
+    its store update (a crash, or a writer not yet done): a final drain leaves every
+    stored message in the log exactly once."""
+    device = fleet.devices[2]
+    store = fleet.node.store
+    writers = [fleet.node.log_writer(), fleet.node.log_writer()]
+    ingester = fleet.ingester()
+    latest = store.messages(device.address, limit=1)
+    seq = latest[0].seq if latest else 0
+    for action, which in steps:
+        writer = writers[which]
+        if action == "ingest":
+            for _ in range(which + 1):
+                seq += 1
+                ingester.ingest(json.dumps(fleet.signed(device, seq).to_wire()).encode())
+        elif action == "drain":
+            writer.drain()
+        else:
+            with writer.log.store.writing():  # drain's locked part, without the mark
+                writer.recover()
+                writer.log.append_many(m.record for m in store.pending())
+    writers[0].drain()
+    records = [writers[0].log.record(i) for i in range(writers[0].log.size)]
+    assert len(records) == len(set(records)) == store.message_count()
+    assert store.logged_count() == store.message_count()

@@ -5,11 +5,13 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
+from ailedger.cli.pins import LOG_ID_OPTION, OPERATOR_OPTION, REGISTRY_OPTION, TRUST_OPTION
 from ailedger.config import Settings
 from ailedger.errors import InvalidInputError
 
@@ -201,7 +203,7 @@ def ingest(
     reorder_window: int = typer.Option(
         0, min=0, help="Accept a seq this far below the device's last (several ingesters)."
     ),
-    log: bool = typer.Option(True, help="Append to the iot log (one writer per data dir)."),
+    log: bool = typer.Option(True, help="Append to the iot log (shared with API, ingesters)."),
     client_id: str | None = typer.Option(None, help="Fixed MQTT client id: resume its session."),
     mqtt_url: str | None = typer.Option(None, help="Broker (default: AILEDGER_MQTT_URL)."),
 ) -> None:
@@ -235,3 +237,54 @@ def ingest(
         f"received {totals.received}, accepted {totals.accepted}, "
         f"rejected {dict(totals.rejected) or 0} in {totals.seconds:.1f} s"
     )
+
+
+@app.command("proof")
+def proof(
+    device: str = typer.Argument(..., help="The device's address."),
+    seq: int = typer.Argument(..., min=0, help="The message's sequence number."),
+    output: Path = typer.Option(
+        Path("proof.json"), "--output", "-o", help="Where to write the bundle."
+    ),
+) -> None:
+    """Write the proof bundle of the accepted reading or action SEQ of DEVICE."""
+    from ailedger.cli.log import write_bundle
+    from ailedger.core.chain import to_checksum
+    from ailedger.core.log import TransparencyLog, open_store
+    from ailedger.iot.node import IOT_LOG
+    from ailedger.iot.proof import build_message_bundle
+    from ailedger.iot.store import open_message_store
+
+    settings = Settings()
+    address = to_checksum(device, "device")
+    store = open_message_store(settings)
+    log = TransparencyLog(open_store(settings, name=IOT_LOG, read_only=True))
+    try:
+        bundle = build_message_bundle(log, store, address, seq)
+    finally:
+        log.close()
+        store.close()
+    write_bundle(bundle, output, f"{address} seq {seq}")
+
+
+@app.command("verify")
+def verify(
+    bundle_file: Path = typer.Argument(..., help="A proof bundle written by `iot proof`."),
+    trust: Path | None = TRUST_OPTION,
+    operator: str | None = OPERATOR_OPTION,
+    registry: str | None = REGISTRY_OPTION,
+    log_id: list[str] | None = LOG_ID_OPTION,
+) -> None:
+    """Check a device message's proof bundle against the chain only; exit 1 if it fails.
+
+    Besides the log's checks, the signer must have been the device's key at the
+    anchor block. The pins name the log's operator, registry and log id.
+    """
+    from ailedger.cli.log import report_verdict, verify_bundle_file
+    from ailedger.core.trust import load_pins
+    from ailedger.iot.proof import verify_message_bundle
+
+    pins = load_pins(trust, operator=operator, registry=registry, log_ids=log_id or ())
+    verdict = verify_bundle_file(bundle_file, pins, verify_message_bundle)
+    subject = verdict.record.subject if verdict.record is not None else "device message"
+    report_verdict(verdict, subject)

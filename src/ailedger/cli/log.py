@@ -141,7 +141,8 @@ def write_bundle(bundle: dict[str, Any], output: Path, subject: str) -> None:
 def _register_domain_record_kinds() -> None:
     """Import the domains whose records have their own kind, so their bundles carry
     their own checks; a new domain with a record kind adds its module here."""
-    import ailedger.audit.verify  # noqa: F401
+    import ailedger.audit.verify
+    import ailedger.iot.proof  # noqa: F401
 
 
 def verify_bundle_file(

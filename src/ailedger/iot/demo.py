@@ -5,7 +5,9 @@ from __future__ import annotations
 from rich.console import Console
 from rich.table import Table
 
-from ailedger.iot.node import IOT_LOG, open_iot
+from ailedger.core.log import TransparencyLog
+from ailedger.iot.node import IOT_LOG, IotNode, open_iot
+from ailedger.iot.proof import build_message_bundle, verify_message_bundle
 from ailedger.iot.scenario import run_scenario
 from ailedger.iot.transport import open_transport
 from ailedger.platform import Platform
@@ -26,7 +28,9 @@ def run_iot_scenario(
         owner = platform.account(FLEET_OWNER, create=platform.is_dev_chain, fund_wei=10**18)
         with console.status("simulating a day of the fleet and ingesting it"):
             result = run_scenario(node, transport, owner, devices=devices, steps=steps)
-        anchors = platform.open_log(IOT_LOG).anchors()
+        log = platform.open_log(IOT_LOG)
+        anchors = log.anchors()
+        proved = _prove_an_action(platform, node, log)
     finally:
         node.close()
 
@@ -53,4 +57,28 @@ def run_iot_scenario(
             f"iot log: {last.tree_size} records, head anchored in block {last.block_number} "
             f"(tx 0x{last.tx_hash.hex()[:16]}...)"
         )
+    if proved is not None:
+        console.print(proved)
     console.print("Inspect: ailedger iot list; ailedger iot stats; the IoT page of ailedger serve")
+
+
+def _prove_an_action(platform: Platform, node: IotNode, log: TransparencyLog) -> str | None:
+    """Prove the first logged action from its bundle and the chain, as a stranger would."""
+    action = next(
+        (
+            m
+            for m in node.store.messages(limit=10_000)
+            if m.type == "action" and m.leaf_index is not None
+        ),
+        None,
+    )
+    if action is None:
+        return None
+    bundle = build_message_bundle(log, node.store, action.device, action.seq)
+    verdict = verify_message_bundle(bundle, platform.chain)
+    outcome = "[green]VERIFIED[/]" if verdict.ok else f"[red]NOT VERIFIED[/]: {verdict.reason}"
+    return (
+        f"proof of the edge model's first action ({action.device} seq {action.seq}) from its "
+        f"bundle and the chain: {outcome}; `ailedger iot proof {action.device} {action.seq}` "
+        "writes it, `ailedger iot verify FILE` checks it"
+    )

@@ -12,15 +12,18 @@ nothing raised by a payload escapes :meth:`Ingester.ingest_many`.
 Accepted messages become log records (canonical JSON: the signed message as
 published, the registry and chain it is verified against, and when it was
 received), stored with the message, then appended to the ``iot`` transparency
-log by :class:`LogWriter`, the one writer a log may have.
+log by :class:`LogWriter` (several may share one store and log).
 """
 
 from __future__ import annotations
 
+import functools
 import json
+import os
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,13 +31,16 @@ from ailedger.core.identity import canonical_json
 from ailedger.core.log import TransparencyLog
 from ailedger.errors import InvalidInputError
 from ailedger.iot.messages import MessageCodec, Rejected, RejectReason, SignedMessage, parse_message
-from ailedger.iot.registry import DeviceStatus, RegistryCache
+from ailedger.iot.registry import DeviceInfo, DeviceStatus, RegistryCache
 from ailedger.iot.store import Accepted, MessageStore
 from ailedger.iot.topics import device_of_topic
 
 __all__ = ["DEFAULT_MAX_SKEW_MS", "Ingester", "LogWriter", "Outcome", "message_record"]
 
 DEFAULT_MAX_SKEW_MS = 5 * 60 * 1000
+# Threads recovering a batch's signatures: one per core, as libsecp256k1 releases the GIL.
+SIGNATURE_WORKERS = min(os.cpu_count() or 1, 8)
+_PARALLEL_FROM = 64  # smaller batches: a thread hand-off costs more than it saves
 RECORD_KIND = "ailedger/iot-message"
 _STATUS_REASON = {
     DeviceStatus.SUSPENDED: RejectReason.SUSPENDED_DEVICE,
@@ -126,26 +132,37 @@ class Ingester:
 
         ``topic`` None means a transport without topics (HTTP). Never raises for a
         bad payload: its outcome names the reason, and the rejection is counted.
+        The batch's signatures are recovered together, on :data:`SIGNATURE_WORKERS`
+        threads (libsecp256k1 runs without the GIL, so they use every core).
         """
         now_s = self._clock()
         if now_s - self._synced_at >= self._refresh_seconds:
             self.refresh()
         now = int(now_s * 1000)
         outcomes: list[Outcome | None] = []
-        candidates: list[tuple[int, Accepted]] = []
+        checked: list[tuple[int, SignedMessage, DeviceInfo | None]] = []
         for payload, topic in items:
             try:
-                signed = self._check(payload, topic, now)
+                signed, info = self._check(payload, topic, now)
             except Rejected as rejected:
                 outcomes.append(_refused(rejected))
                 continue
+            checked.append((len(outcomes), signed, info))
+            outcomes.append(None)
+        signers = self._signers([signed for _, signed, info in checked if info is not None])
+        candidates: list[tuple[int, Accepted]] = []
+        for position, signed, info in checked:
+            if info is not None:
+                refusal = _signature_refusal(signed, info, next(signers))
+                if refusal is not None:
+                    outcomes[position] = _refused(refusal)
+                    continue
             record = message_record(signed, self.codec, now)
             message = signed.message
             accepted = Accepted(
                 message.device, message.seq, message.type, message.timestamp, now, record
             )
-            candidates.append((len(outcomes), accepted))
-            outcomes.append(None)
+            candidates.append((position, accepted))
         stored = self.store.admit(
             [accepted for _, accepted in candidates], window=self.reorder_window
         )
@@ -173,7 +190,11 @@ class Ingester:
         self.store.count_rejections({(rejected.device or "", str(rejected.reason)): 1})
         return _refused(rejected)
 
-    def _check(self, payload: bytes, topic: str | None, now: int) -> SignedMessage:
+    def _check(
+        self, payload: bytes, topic: str | None, now: int
+    ) -> tuple[SignedMessage, DeviceInfo | None]:
+        """Every check but the signature's; the device's entry to check it against
+        (None when verification is off)."""
         signed = parse_message(payload)
         device = signed.device
         if (
@@ -193,7 +214,7 @@ class Ingester:
                 device=device,
             )
         if not self.verify:
-            return signed
+            return signed, None
         info = self.registry.get(device)
         if info is None:
             raise Rejected(
@@ -203,21 +224,51 @@ class Ingester:
             raise Rejected(
                 _STATUS_REASON[info.status], f"{device} is {info.status.label}", device=device
             )
-        try:
-            signer = self.codec.signer(signed)
-        except InvalidInputError as error:
-            raise Rejected(RejectReason.BAD_SIGNATURE, str(error), device=device) from None
-        if signer != info.key:
-            raise Rejected(
-                RejectReason.BAD_SIGNATURE,
-                f"signed by {signer}, expected the device key {info.key}",
-                device=device,
-            )
-        return signed
+        return signed, info
+
+    def _signers(self, messages: Sequence[SignedMessage]) -> Iterator[str | InvalidInputError]:
+        """Each message's signer (or why its signature is malformed), in order."""
+        if len(messages) < _PARALLEL_FROM or SIGNATURE_WORKERS < 2:
+            return iter(_recover_each(self.codec, messages))
+        size = -(-len(messages) // SIGNATURE_WORKERS)
+        chunks = [messages[start : start + size] for start in range(0, len(messages), size)]
+        results = _signature_pool().map(_recover_each, [self.codec] * len(chunks), chunks)
+        return (signer for chunk in results for signer in chunk)
 
     def stats(self) -> dict[str, Any]:
         """Accepted per device and type, rejected per device and reason, and totals."""
         return fleet_stats(self.store)
+
+
+def _recover_each(
+    codec: MessageCodec, messages: Sequence[SignedMessage]
+) -> list[str | InvalidInputError]:
+    signers: list[str | InvalidInputError] = []
+    for signed in messages:
+        try:
+            signers.append(codec.signer(signed))
+        except InvalidInputError as error:
+            signers.append(error)
+    return signers
+
+
+@functools.cache
+def _signature_pool() -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(SIGNATURE_WORKERS, thread_name_prefix="iot-signatures")
+
+
+def _signature_refusal(
+    signed: SignedMessage, info: DeviceInfo, signer: str | InvalidInputError
+) -> Rejected | None:
+    if isinstance(signer, InvalidInputError):
+        return Rejected(RejectReason.BAD_SIGNATURE, str(signer), device=signed.device)
+    if signer != info.key:
+        return Rejected(
+            RejectReason.BAD_SIGNATURE,
+            f"signed by {signer}, expected the device key {info.key}",
+            device=signed.device,
+        )
+    return None
 
 
 def _refused(rejected: Rejected) -> Outcome:
@@ -241,9 +292,11 @@ def fleet_stats(store: MessageStore) -> dict[str, Any]:
 class LogWriter:
     """Appends stored messages to the ``iot`` transparency log, in store order, once each.
 
-    Only one process may write a log. After a crash between the log append and
-    the store's update, :meth:`recover` matches the log's extra records to their
-    messages by (device, seq), so nothing is appended twice.
+    Several writers may share one store and log (the API and ``iot ingest`` on one
+    data dir): each drain holds the log's write lock while it first marks what the
+    others appended (:meth:`recover`) and then appends what is still pending, so no
+    message is appended twice. The same :meth:`recover` repairs a crash between
+    the log append and the store's update.
     """
 
     def __init__(self, store: MessageStore, log: TransparencyLog) -> None:
@@ -268,10 +321,14 @@ class LogWriter:
         """Append every pending message; returns how many were appended."""
         total = 0
         while True:
-            pending = self.store.pending(batch)
-            if not pending:
-                return total
-            refs = self.log.append_many(message.record for message in pending)
+            # The lock spans the pending read and the append; the store's update
+            # follows the log's commit, and the next writer's recover() covers the gap.
+            with self.log.store.writing():
+                self.recover()
+                pending = self.store.pending(batch)
+                if not pending:
+                    return total
+                refs = self.log.append_many(message.record for message in pending)
             self.store.mark_logged(
                 [(message.id, ref.index) for message, ref in zip(pending, refs, strict=True)]
             )

@@ -86,6 +86,12 @@ def _type_string(types: TypeFields, primary: str) -> str:
     return one(primary) + "".join(one(name) for name in sorted(referenced - {primary}))
 
 
+@lru_cache(maxsize=4096)
+def _text_hash(text: str) -> bytes:
+    """EIP-712's hash of a ``string`` field; cached, as names, units and locations recur."""
+    return keccak256(text.encode())
+
+
 _READING_TYPEHASH = keccak256(_type_string(READING_TYPES, "Reading").encode())
 _MEASUREMENT_TYPEHASH = keccak256(_type_string(READING_TYPES, "Measurement").encode())
 _ACTION_TYPEHASH = keccak256(_type_string(ACTION_TYPES, "Action").encode())
@@ -102,9 +108,9 @@ class Measurement:
     def struct_hash(self) -> bytes:
         return keccak256(
             _MEASUREMENT_TYPEHASH
-            + keccak256(self.name.encode())
+            + _text_hash(self.name)
             + (self.value % (1 << 256)).to_bytes(32, "big")
-            + keccak256(self.unit.encode())
+            + _text_hash(self.unit)
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -132,7 +138,7 @@ class Reading:
             + self.seq.to_bytes(32, "big")
             + self.timestamp.to_bytes(32, "big")
             + values_hash
-            + keccak256(self.location.encode())
+            + _text_hash(self.location)
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -170,7 +176,7 @@ class Action:
             + bytes.fromhex(self.device[2:])
             + self.seq.to_bytes(32, "big")
             + self.timestamp.to_bytes(32, "big")
-            + keccak256(self.kind.encode())
+            + _text_hash(self.kind)
             + self.model_id
             + self.trigger_seq.to_bytes(32, "big")
         )

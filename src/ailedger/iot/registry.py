@@ -30,6 +30,7 @@ __all__ = [
     "DeviceRegistryClient",
     "DeviceStatus",
     "RegistryCache",
+    "device_at",
     "device_kind",
     "ensure_device_registry",
 ]
@@ -225,6 +226,22 @@ class RegistryCache:
 
     def close(self) -> None:
         self._db.close()
+
+
+def device_at(chain: Chain, registry: str, device: str, block: int) -> DeviceInfo | None:
+    """``device``'s entry as the registry's events up to ``block`` (inclusive) left it;
+    None if it was not registered by then.
+
+    The contract's views know only the current key and status; a proof about a
+    past message needs the ones in force when it was anchored, hence the replay.
+    """
+    contract = Contract(chain, registry, contracts.load(CONTRACT_NAME).abi)
+    logs = chain.get_logs(address=registry, from_block=0, to_block=block)
+    info: DeviceInfo | None = None
+    for event in contract.decode_logs(logs):
+        if event.args.get("device") == device:
+            info = _apply(info, event.name, event.args) or info
+    return info
 
 
 def _row_info(row: tuple) -> DeviceInfo:

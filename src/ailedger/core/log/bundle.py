@@ -59,7 +59,7 @@ from __future__ import annotations
 import bisect
 import json
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from ailedger import contracts
@@ -101,6 +101,8 @@ class CheckedRecord:
     ``operator`` the account the record says logged it, checked against the log's
     admin, or ``None`` if records of this kind name none; ``detail`` the line the
     ``record`` check shows; ``value`` the domain's own object (e.g. a decision record).
+    ``anchor`` is set, once the anchor is checked, for the kind's ``chain_checks``
+    (e.g. to read the chain as it was at the anchor block).
     """
 
     data: bytes
@@ -108,6 +110,7 @@ class CheckedRecord:
     detail: str
     operator: str | None = None
     value: Any = field(default=None, repr=False)
+    anchor: Anchor | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True)
@@ -413,7 +416,7 @@ def _bind(
 ) -> Callable[[], str]:
     def run() -> str:
         assert state.record is not None
-        return kind_check(state.record, chain)
+        return kind_check(replace(state.record, anchor=state.anchor), chain)
 
     return run
 
