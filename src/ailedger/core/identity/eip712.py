@@ -30,6 +30,7 @@ from eth_utils import is_checksum_address, is_hex_address, keccak, to_checksum_a
 from eth_utils.exceptions import ValidationError
 
 from ailedger.core.identity.canonical import canonical_json
+from ailedger.core.identity.secp256k1 import require_signature_bytes
 from ailedger.errors import InvalidInputError, UnauthorizedError
 
 __all__ = [
@@ -43,7 +44,6 @@ __all__ = [
     "verify_typed",
 ]
 
-SIGNATURE_LENGTH = 65
 # snekmate's ecdsa (every contract's signature check) refuses s above n/2 and ecrecover
 # any v but 27/28; off chain the same rules hold, so both sides accept the same bytes.
 _SECP256K1_HALF_N = 0x7FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF5D576E7357A4501DDFE92F46681B20A0
@@ -150,15 +150,7 @@ def recover_typed(
     Raises :class:`InvalidInputError` when the signature is not 65 bytes, is not in
     the canonical form the contracts accept (low s, v 27 or 28), or recovers no key.
     """
-    if not isinstance(signature, bytes | bytearray) or len(signature) != SIGNATURE_LENGTH:
-        got = (
-            f"{len(signature)} bytes"
-            if isinstance(signature, bytes | bytearray)
-            else type(signature).__name__
-        )
-        raise InvalidInputError(
-            f"signature: expected {SIGNATURE_LENGTH} bytes, got {got}", field="signature"
-        )
+    require_signature_bytes(signature)
     _check_canonical(bytes(signature))
     signable = _signable(domain, primary_type, types, message)
     try:

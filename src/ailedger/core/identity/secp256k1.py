@@ -17,7 +17,13 @@ from sha3 import keccak_256
 
 from ailedger.errors import InvalidInputError
 
-__all__ = ["SIGNATURE_LENGTH", "keccak256", "recover_digest", "sign_digest"]
+__all__ = [
+    "SIGNATURE_LENGTH",
+    "keccak256",
+    "recover_digest",
+    "require_signature_bytes",
+    "sign_digest",
+]
 
 SIGNATURE_LENGTH = 65
 _SECP256K1_N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
@@ -35,8 +41,8 @@ def sign_digest(account: LocalAccount, digest: bytes) -> bytes:
     return raw[:64] + bytes([raw[64] + 27])
 
 
-def recover_digest(digest: bytes, signature: bytes) -> str:
-    """The address behind ``signature`` over ``digest``, checked as the contracts check it."""
+def require_signature_bytes(signature: object) -> None:
+    """Raise :class:`InvalidInputError` unless ``signature`` is 65 bytes (r, s, v)."""
     if not isinstance(signature, bytes | bytearray) or len(signature) != SIGNATURE_LENGTH:
         got = (
             f"{len(signature)} bytes"
@@ -46,6 +52,11 @@ def recover_digest(digest: bytes, signature: bytes) -> str:
         raise InvalidInputError(
             f"signature: expected {SIGNATURE_LENGTH} bytes, got {got}", field="signature"
         )
+
+
+def recover_digest(digest: bytes, signature: bytes) -> str:
+    """The address behind ``signature`` over ``digest``, checked as the contracts check it."""
+    require_signature_bytes(signature)
     v = signature[64]
     if v not in (27, 28):
         raise InvalidInputError(f"signature: expected v of 27 or 28, got {v}", field="signature")
