@@ -12,14 +12,16 @@ voucher stores) is opened here, so that the rules hold everywhere:
   promises (``FULL``: on disk; ``NORMAL``: survives a killed process).
 - A busy timeout, so that writers from several processes wait for each other, and a
   clear :class:`StorageError` when the wait is too long.
-- ``read_only=True`` writes nothing at all, as an auditor's read-only copy needs: the
-  file is opened with ``mode=ro``, and ``immutable=1`` when no WAL file exists (then
-  nothing could be in it, and SQLite would otherwise create ``-wal``/``-shm`` files).
+- ``read_only=True`` changes no data: the file is opened with ``mode=ro``; on a copy
+  nobody can write (no WAL file, directory not writable, as an auditor holds it) also
+  ``immutable=1``, so SQLite writes nothing at all there. In a live data dir a reader
+  must see other processes' commits, so it may create SQLite's empty ``-wal``/``-shm``.
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
@@ -154,9 +156,12 @@ def _has_wal(path: Path) -> bool:
 
 
 def _read_only_uri(path: Path) -> str:
-    # immutable=1 when there is no WAL: the main file is all there is, and SQLite then
-    # creates no -wal/-shm files and takes no locks (it writes nothing at all).
-    flags = "mode=ro" if _has_wal(path) else "mode=ro&immutable=1"
+    # immutable=1 only for a copy nobody can write (no WAL, directory not writable): SQLite
+    # then creates no -wal/-shm files and takes no locks. Where another process may still
+    # write (a live data dir), an immutable reader would keep the view it opened with
+    # and, say, miss an anchor that the log it reads next already records.
+    frozen = not _has_wal(path) and not os.access(path.parent, os.W_OK)
+    flags = "mode=ro&immutable=1" if frozen else "mode=ro"
     return f"file:{quote(str(path.resolve()))}?{flags}"
 
 
