@@ -10,7 +10,6 @@ consumer's lost records from the chain and vouchers it signed. Keystore accounts
 
 from __future__ import annotations
 
-import fcntl
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -24,6 +23,7 @@ import typer
 from ailedger.cli.output import JSON_OPTION, make_console, print_rows
 from ailedger.cli.pins import LOG_ID_OPTION, OPERATOR_OPTION, REGISTRY_OPTION, TRUST_OPTION
 from ailedger.config import Settings
+from ailedger.core.storage.locks import exclusive_lock
 from ailedger.errors import AILedgerError, InvalidInputError, NotFoundError
 
 console = make_console()
@@ -494,12 +494,8 @@ def _account_lock(settings: Settings, account: str) -> Iterator[None]:
     # An OS file lock: released even if the process dies.
     directory = settings.ensure_home() / "locks"
     directory.mkdir(exist_ok=True)
-    with (directory / f"account-{account}.lock").open("a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    with exclusive_lock(directory / f"account-{account}.lock"):
+        yield
 
 
 def _example(examples: list, index: int) -> dict:

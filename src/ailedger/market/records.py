@@ -15,15 +15,13 @@ payment is recorded twice.
 
 from __future__ import annotations
 
-import fcntl
 import json
 from collections.abc import Iterator
-from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
 
 from ailedger.core.identity import canonical_json
 from ailedger.core.log import TransparencyLog
+from ailedger.core.storage.locks import exclusive_lock
 from ailedger.errors import NotFoundError
 from ailedger.market.catalog import Catalog
 from ailedger.market.contract import DataMarket, Kind
@@ -48,7 +46,7 @@ def record_payments(market: DataMarket, catalog: Catalog, log: TransparencyLog) 
     Listings a crash left pending in the catalog are adopted first, so their sales count.
     Returns the leaf index of every purchase recorded on the log (old and new).
     """
-    with _locked(catalog.path.with_suffix(".lock")):
+    with exclusive_lock(catalog.path.with_suffix(".lock")):
         adopt_pending_listings(market, catalog)
         recorded = recorded_purchases(log, market)
         for purchase_id, record in _payments(market, catalog):
@@ -137,13 +135,3 @@ def _job_detail(catalog: Catalog, purchase_id: int) -> dict[str, Any]:
     except NotFoundError:
         return {}
     return {name: detail[name] for name in ("job", "model_hash", "metrics") if name in detail}
-
-
-@contextmanager
-def _locked(path: Path) -> Iterator[None]:
-    with path.open("a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)

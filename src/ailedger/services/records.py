@@ -33,7 +33,6 @@ later but sent first would make the earlier one stale).
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import threading
 from collections.abc import Callable, Iterator
@@ -41,6 +40,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from ailedger.core.storage.locks import exclusive_lock
 from ailedger.errors import InvalidInputError
 from ailedger.services._sqlite import immediate, open_sqlite
 from ailedger.services.errors import PaymentRequiredError
@@ -117,14 +117,8 @@ class ConsumerRecords:
         ends: sign, send and record one voucher at a time per channel."""
         self._turns.mkdir(mode=0o700, exist_ok=True)
         name = hashlib.sha256(ref.key.encode()).hexdigest()[:32] + ".lock"
-        # A fresh descriptor each turn: flock excludes other descriptors of this
-        # process as well as other processes.
-        with open(self._turns / name, "a") as handle:
-            fcntl.flock(handle, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(handle, fcntl.LOCK_UN)
+        with exclusive_lock(self._turns / name):
+            yield
 
     # -- channels ------------------------------------------------------------------------------
 
