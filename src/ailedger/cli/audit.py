@@ -15,10 +15,9 @@ from pathlib import Path
 
 import typer
 
-from ailedger.cli.output import make_console
+from ailedger.cli.output import make_console, read_json_file
 from ailedger.cli.pins import LOG_ID_OPTION, OPERATOR_OPTION, REGISTRY_OPTION, TRUST_OPTION
 from ailedger.config import Settings
-from ailedger.errors import InvalidInputError
 
 console = make_console()
 # Progress messages go to stderr when the result itself goes to stdout (`-o -`).
@@ -91,7 +90,7 @@ def check_promise_command(
     from ailedger.core.log import Anchorer, SignedPromise, check_promise, evidence
     from ailedger.platform import Platform
 
-    signed = SignedPromise.from_dict(_read_json(promise_file))
+    signed = SignedPromise.from_dict(read_json_file(promise_file, "promise_file"))
     promise = signed.promise
     with Platform.open(Settings()) as platform:
         # The promise names its registry: ask it only if its code is really ours.
@@ -148,12 +147,3 @@ def export(
 
 def _utc(moment: datetime) -> datetime:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
-
-
-def _read_json(path: Path) -> object:
-    try:
-        return json.loads(path.read_text())
-    except FileNotFoundError:
-        raise InvalidInputError(f"no such file: {path}", field="bundle_file") from None
-    except (ValueError, UnicodeDecodeError) as error:
-        raise InvalidInputError(f"{path} is not JSON: {error}", field="bundle_file") from None

@@ -13,10 +13,9 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
-from ailedger.cli.output import make_console, write_output
+from ailedger.cli.output import make_console, read_json_file, write_output
 from ailedger.cli.pins import LOG_ID_OPTION, OPERATOR_OPTION, REGISTRY_OPTION, TRUST_OPTION
 from ailedger.config import Settings
-from ailedger.errors import InvalidInputError
 
 if TYPE_CHECKING:
     from ailedger.core.log.bundle import Verdict
@@ -153,7 +152,7 @@ def verify_bundle_file(
     """Read a bundle file and ``verify(bundle, chain, pins)`` it on the configured chain."""
     from ailedger.core.chain import open_chain
 
-    bundle = _read_bundle(bundle_file)
+    bundle = read_json_file(bundle_file, "bundle_file")
     chain = open_chain(Settings(), read_only=True)
     try:
         return verify(bundle, chain, pins)
@@ -171,16 +170,3 @@ def report_verdict(verdict: Verdict, verified: str) -> None:
         return
     console.print(f"[bold red]NOT VERIFIED[/]: {verdict.reason}", highlight=False)
     raise typer.Exit(1)
-
-
-def _read_bundle(path: Path) -> object:
-    try:
-        return json.loads(path.read_text())
-    except FileNotFoundError:
-        raise InvalidInputError(f"no such file: {path}", field="bundle_file") from None
-    except (ValueError, UnicodeDecodeError) as error:
-        raise InvalidInputError(f"{path} is not JSON: {error}", field="bundle_file") from None
-    except RecursionError:
-        raise InvalidInputError(
-            f"{path} nests too deep to be a bundle", field="bundle_file"
-        ) from None

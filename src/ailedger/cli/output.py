@@ -16,6 +16,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from ailedger.errors import InvalidInputError
+
 # Wide enough for any row we print; tables still size to their content.
 PIPED_WIDTH = 10_000
 
@@ -66,6 +68,19 @@ def print_json(value: object) -> None:
 
 def _json_default(value: object) -> str:
     return "0x" + value.hex() if isinstance(value, bytes) else str(value)
+
+
+def read_json_file(path: Path, field: str) -> Any:
+    """The JSON document in ``path``; a missing file, bytes that are not JSON, or JSON
+    nested too deep to parse is :class:`InvalidInputError` naming ``field``."""
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        raise InvalidInputError(f"no such file: {path}", field=field) from None
+    except (ValueError, UnicodeDecodeError) as error:
+        raise InvalidInputError(f"{path} is not JSON: {error}", field=field) from None
+    except RecursionError:
+        raise InvalidInputError(f"{path} nests too deep to read", field=field) from None
 
 
 def write_output(path: Path, text: str) -> str:
