@@ -32,7 +32,7 @@ from paho.mqtt.properties import Properties
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from ailedger.errors import AILedgerError, InvalidInputError
-from ailedger.iot.topics import shared_subscription
+from ailedger.iot.topics import fleet_prefix, shared_subscription
 
 __all__ = [
     "DEFAULT_MQTT_URL",
@@ -249,7 +249,8 @@ class LocalTransport:
     description = "in-process transport (no broker)"
 
     def __init__(self) -> None:
-        self._groups: dict[str, queue.SimpleQueue[Delivery]] = {}
+        # One queue per (group, fleet topic prefix): like a broker's shared subscription.
+        self._groups: dict[tuple[str, str], queue.SimpleQueue[Delivery]] = {}
         self._lock = threading.Lock()
 
     def publisher(self) -> _LocalPublisher:
@@ -258,18 +259,17 @@ class LocalTransport:
     def subscriber(
         self, group: str, registry: str, *, client_id: str | None = None
     ) -> _LocalSubscriber:
-        subscription = shared_subscription(group, registry)  # the same rules as MQTT's
+        shared_subscription(group, registry)  # the same rules as MQTT's
         with self._lock:
-            group_queue = self._groups.setdefault(subscription, queue.SimpleQueue())
+            key = (group, fleet_prefix(registry))
+            group_queue = self._groups.setdefault(key, queue.SimpleQueue())
         return _LocalSubscriber(group_queue)
 
     def _deliver(self, topic: str, payload: bytes) -> None:
         with self._lock:
             groups = list(self._groups.items())
-        for subscription, group_queue in groups:
-            # "$share/<group>/<prefix>+": like a broker, only matching topics reach a group.
-            prefix = subscription.split("/", 2)[2].removesuffix("+")
-            if topic.startswith(prefix):
+        for (_, prefix), group_queue in groups:
+            if topic.startswith(prefix):  # only a fleet's topics reach its groups
                 group_queue.put(Delivery(topic, payload, _no_ack))
 
 
