@@ -167,6 +167,17 @@ def test_call_of_an_example_the_model_lacks_names_the_range(runner, published):
     assert result.exception.field == "example" and "99999" in result.exception.message
 
 
+def test_call_with_an_input_nested_too_deep_is_bad_input_and_pays_nothing(
+    runner, published, tmp_path
+):
+    deep = tmp_path / "deep.json"
+    deep.write_text("[" * 100_000 + "]" * 100_000)
+    result = runner.invoke(app, ["call", "diagnosis", "--input", f"@{deep}"])
+    assert isinstance(result.exception, InvalidInputError)
+    assert result.exception.field == "input" and "not valid JSON" in result.exception.message
+    assert _no_channels()
+
+
 def test_top_up_without_an_open_channel_says_how_to_open_one(runner, published):
     result = runner.invoke(
         app, ["top-up", "diagnosis", "--amount", "1", "--account", "model-owner"]

@@ -434,7 +434,7 @@ def _read_json(text: str) -> dict:
             ) from None
     try:
         value = json.loads(source)
-    except json.JSONDecodeError as error:
+    except (json.JSONDecodeError, RecursionError) as error:  # too deep: RecursionError
         raise InvalidInputError(f"input: not valid JSON ({error})", field="input") from None
     if not isinstance(value, dict):
         raise InvalidInputError("input: expected a JSON object", field="input")
